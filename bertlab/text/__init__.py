@@ -1,0 +1,5 @@
+"""In-graph text processing: BERT WordPiece tokenization and input packing."""
+
+from bertlab.text.bert_preprocessor import BertPreprocessor
+from bertlab.text.bert_tokenizer import BertTokenizer, basic_tokenize
+from bertlab.text.vocabulary import VocabularyError, load_vocabulary, save_vocabulary

@@ -1,0 +1,41 @@
+"""bertlab: BERT-style encoders and seq2seq Transformers on Keras 3 / TensorFlow."""
+
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "tensorflow~=2.21.0",
+    "tensorflow-text~=2.21.0",
+    "keras~=3.15",
+    "keras-hub~=0.32.0",
+    "tensorflow-datasets>=4.9,<5",
+    "tensorboard~=2.20",
+    "absl-py>=2.1,<3",
+    "numpy>=1.26,<3",
+    "pyyaml>=6.0,<7",
+    "safetensors>=0.4,<1",
+    "sentencepiece>=0.2,<0.3",
+    "sacrebleu>=2.4,<3",
+    "rouge-score>=0.1.2,<0.2",
+    "seqeval>=1.2.2,<1.3",
+    "tqdm>=4.66,<5",
+]
+
+EXTRAS_REQUIRE = {
+    "test": [
+        "pytest>=8,<10",
+        # Independent reference tokenizer for parity tests.
+        "tokenizers>=0.20,<1",
+    ],
+}
+
+setup(
+    name="bertlab",
+    version="0.1.0",
+    description="BERT-style encoders and seq2seq Transformers for Keras 3 / TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["bertlab", "bertlab.*", "apps", "apps.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+)
