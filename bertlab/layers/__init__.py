@@ -1,0 +1,10 @@
+"""Keras 3 building blocks for BERT-style encoders and encoder-decoder Transformers."""
+
+from bertlab.layers.bert_embeddings import BertEmbeddings
+from bertlab.layers.dense_2d import Dense2D
+from bertlab.layers.feed_forward import FeedForward
+from bertlab.layers.multi_head_attention import MultiHeadAttention
+from bertlab.layers.position_embedding import PositionEmbedding
+from bertlab.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
+from bertlab.layers.transformer_decoder_block import TransformerDecoderBlock
+from bertlab.layers.transformer_encoder_block import TransformerEncoderBlock

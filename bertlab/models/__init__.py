@@ -1,0 +1,4 @@
+"""Assembled models: the BERT encoder, its task heads and pretrainer, seq2seq."""
+
+from bertlab.models.bert_checkpoint import CheckpointError
+from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
