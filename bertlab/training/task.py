@@ -1,0 +1,65 @@
+"""The contract between a task (pretraining, classification, tagging, seq2seq) and
+bertlab's one training runner (`bertlab.training.Trainer`).
+
+A task says what is particular to it: the model, the input pipeline, the loss,
+the metrics. The runner owns everything else: the distribution strategy, the
+optimizer and learning-rate schedule, the custom `strategy.run` training loop,
+mixed precision, XLA, checkpoints and resumption, TensorBoard, progress and
+`summary.json`.
+"""
+
+import abc
+
+
+class Task(abc.ABC):
+    """Base class of trainable tasks.
+
+    Subclasses implement `build_model`, `build_dataset`, `compute_loss` and,
+    optionally, `build_metrics`/`update_metrics` and `aggregate_eval`.
+
+    Losses are normalized globally: `compute_loss` returns the *sum* of
+    per-example (or per-token) losses of the local batch and the *sum* of their
+    weights; the runner all-reduces the weights over replicas and divides, so a
+    mirrored or multi-worker step equals a one-device step on the same global
+    batch.
+    """
+
+    @abc.abstractmethod
+    def build_model(self):
+        """Returns a `keras.Model` mapping `features` to an output (dict)."""
+
+    @abc.abstractmethod
+    def build_dataset(self, split, input_context=None):
+        """Returns a `tf.data.Dataset` of `(features, labels)` batches for
+        `split` ("train" or "validation").
+
+        With an `input_context` (`tf.distribute.InputContext`), the dataset is
+        sharded with `input_context.num_input_pipelines` /
+        `input_pipeline_id` and batched with
+        `input_context.get_per_replica_batch_size(global_batch_size)`. The train
+        split repeats indefinitely and is deterministic for a given seed (the
+        runner resumes a killed run by skipping the steps already done).
+        """
+
+    @abc.abstractmethod
+    def compute_loss(self, labels, outputs):
+        """Returns `(loss_sum, weight_sum)`: float32 scalars over the local batch.
+
+        `loss_sum / weight_sum` (weights all-reduced) is the loss minimized;
+        regularization losses of the model are added by the runner.
+        """
+
+    def build_metrics(self):
+        """Returns a list of `keras.metrics.Metric` updated by `update_metrics`."""
+        return []
+
+    def update_metrics(self, metrics, labels, outputs):
+        """Updates `metrics` (from `build_metrics`) with one batch."""
+
+    def aggregate_eval(self, metrics):
+        """Returns a dict of evaluation results from the updated metrics.
+
+        Tasks whose metric is computed over the whole set outside the graph
+        (seqeval F1, BLEU, ROUGE) may override `evaluate` in the app instead.
+        """
+        return {m.name: float(m.result()) for m in metrics}
