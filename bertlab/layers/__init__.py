@@ -8,3 +8,4 @@ from bertlab.layers.position_embedding import PositionEmbedding
 from bertlab.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
 from bertlab.layers.transformer_decoder_block import TransformerDecoderBlock
 from bertlab.layers.transformer_encoder_block import TransformerEncoderBlock
+from bertlab.layers.output_projection import OutputProjection

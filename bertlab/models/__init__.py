@@ -2,3 +2,4 @@
 
 from bertlab.models.bert_checkpoint import CheckpointError
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
+from bertlab.models.seq2seq_transformer import Seq2SeqTransformer

@@ -1,0 +1,1 @@
+"""Task pipelines built on the bertlab library: pretraining, sentiment, NER, translation, summarization."""
