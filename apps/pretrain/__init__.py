@@ -1,0 +1,1 @@
+"""BERT pretraining apps: learn a vocabulary, create MLM/NSP data, train."""
