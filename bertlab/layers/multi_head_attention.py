@@ -59,7 +59,8 @@ class MultiHeadAttention(keras.layers.Layer):
       use_causal_mask: query position i attends only to key positions <= i
         (offset by `cache_update_index` when decoding with a cache).
       cache: self-attention: `[batch, 2, heads, max_len, head_dim]` keys/values,
-        into which this call's keys/values are written at `cache_update_index`;
+        into which this call's keys/values are written at `cache_update_index`
+        (causal masking is then implied: unwritten slots are never attended);
         cross-attention: precomputed keys/values of `value` (see
         `compute_key_value`), `value` is then not needed.
       cache_update_index: int scalar, position of `query[:, 0]` in the cache.
@@ -87,6 +88,8 @@ class MultiHeadAttention(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, query_shape, value_shape=None):
+        query_shape = tuple(query_shape)
+        value_shape = None if value_shape is None else tuple(value_shape)
         dim = query_shape[-1]
         if dim % self.num_heads:
             raise ValueError(
@@ -137,6 +140,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 cache = update_cache(tf.cast(cache, kv.dtype), kv, cache_update_index)
                 k, v = cache[:, 0], cache[:, 1]
                 query_offset = cache_update_index
+                # Cache slots past the current positions are not written yet.
+                use_causal_mask = True
         else:
             q = self._split_heads(self.query_dense(query), 1)[0]
             if cache is not None:

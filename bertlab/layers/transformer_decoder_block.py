@@ -124,7 +124,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
             return x, new_cache
         return x
 
-    def compute_output_spec(self, inputs, self_attention_cache=None, **kwargs):
+    def compute_output_spec(self, inputs, encoder_outputs=None, self_attention_cache=None,
+                            **kwargs):
         out = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if self_attention_cache is not None:
             return out, keras.KerasTensor(self_attention_cache.shape, dtype=self.compute_dtype)

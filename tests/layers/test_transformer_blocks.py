@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bertlab.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from tests.harness import run_layer_test
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_encoder_contract(normalize_first):
+    run_layer_test(TransformerEncoderBlock,
+                   {"num_heads": 2, "intermediate_dim": 16, "normalize_first": normalize_first},
+                   _x((2, 5, 8)), expected_output_shape=(2, 5, 8),
+                   expected_num_trainable_weights=12,
+                   call_kwargs={"padding_mask": np.array([[1] * 5, [1, 1, 0, 0, 0]], "int32")})
+
+
+def test_encoder_padding_invariance():
+    block = TransformerEncoderBlock(2, 16, dropout=0.0)
+    x = _x((1, 4, 8))
+    padded = np.concatenate([x, _x((1, 4, 8), 3)], axis=1)
+    ref = block(x).numpy()
+    out = block(padded, padding_mask=np.array([[1] * 4 + [0] * 4])).numpy()[:, :4]
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_encoder_mixed_precision_close_to_float32():
+    x = _x((2, 6, 16))
+    f32 = TransformerEncoderBlock(4, 32, dropout=0.0)
+    bf16 = TransformerEncoderBlock(4, 32, dropout=0.0, dtype="mixed_bfloat16")
+    ref = f32(x).numpy()
+    bf16(x)
+    bf16.set_weights(f32.get_weights())
+    out = bf16(x)
+    assert out.dtype == tf.bfloat16
+    np.testing.assert_allclose(out.numpy().astype("float32"), ref, atol=0.1)
+
+
+def test_decoder_contract():
+    run_layer_test(TransformerDecoderBlock, {"num_heads": 2, "intermediate_dim": 16},
+                   [_x((2, 5, 8)), _x((2, 7, 8), 1)], expected_output_shape=(2, 5, 8),
+                   expected_num_trainable_weights=20)
+
+
+def test_decoder_is_causal_and_cache_matches():
+    block = TransformerDecoderBlock(2, 16, dropout=0.0)
+    x, enc = _x((2, 5, 8)), _x((2, 6, 8), 1)
+    enc_mask = np.array([[1] * 6, [1, 1, 1, 0, 0, 0]])
+    full = block(x, encoder_outputs=enc, encoder_padding_mask=enc_mask).numpy()
+    changed = x.copy()
+    changed[:, 3:] = _x((2, 2, 8), 7)
+    later = block(changed, encoder_outputs=enc, encoder_padding_mask=enc_mask).numpy()
+    np.testing.assert_allclose(full[:, :3], later[:, :3], atol=1e-5)
+
+    cross = block.compute_cross_attention_cache(enc)
+    cache = tf.zeros([2, 2, 2, 5, 4])
+    steps = []
+    for t in range(5):
+        out, cache = block(x[:, t:t + 1], encoder_padding_mask=enc_mask,
+                           self_attention_cache=cache, cache_update_index=t,
+                           cross_attention_cache=cross)
+        steps.append(out.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
