@@ -1,0 +1,430 @@
+"""`Trainer`: the one training loop of bertlab, for any `bertlab.training.task.Task`.
+
+What it does, on every `tf.distribute` strategy (one device, mirrored,
+multi-worker, TPU):
+- builds the task's model, metrics and the optimizer inside `strategy.scope()`
+  (under the mixed-precision policy, if any);
+- feeds `task.build_dataset("train", input_context)` through
+  `strategy.distribute_datasets_from_function`;
+- runs `steps_per_loop` steps per `tf.function` call (traced once; the step
+  count is a tensor), each step a `strategy.run` of: forward and backward pass
+  for each of `gradient_accumulation_steps` micro-batches (XLA-compiled with
+  `jit_compile`), one all-reduce of the summed gradients and loss weights, then
+  one optimizer update;
+- checkpoints, evaluates, logs to TensorBoard and prints progress at the
+  configured intervals, and writes `summary.json` at the end.
+
+Loss normalization is global (see `task.py`): a step's loss is
+`sum(loss_sum) / sum(weight_sum)` over all replicas and micro-batches, so a
+mirrored, multi-worker or accumulated step equals a one-device step on the
+same global batch. Each micro-batch's backward pass differentiates its locally
+normalized loss `loss_sum / weight_sum` (a well-scaled number for float16 loss
+scaling) and multiplies the gradient back by its `weight_sum`; the sums are
+all-reduced once per step and divided by the global weight. Regularization
+losses of the model (`model.losses`) are averaged over replicas and
+micro-batches and added.
+
+Resumption: checkpoints hold the model, the optimizer (with its iteration
+counter, hence the learning-rate schedule) and the step. A restarted run
+restores the latest one and skips the train batches already consumed
+(`step * gradient_accumulation_steps` batches per replica; the task's train
+split is deterministic), so it continues exactly where the checkpoint was made.
+
+Example:
+    trainer = Trainer(task, TrainerConfig(train_steps=1000), OptimizerConfig(), "/tmp/run")
+    summary = trainer.train()          # also writes /tmp/run/summary.json
+    print(trainer.evaluate())          # {"loss": ..., task metrics ...}
+"""
+
+import contextlib
+import os
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bertlab.training import optimization
+from bertlab.training import strategy as strategy_lib
+from bertlab.training.checkpointing import Checkpointer
+from bertlab.training.configs import OptimizerConfig, TrainerConfig
+from bertlab.training.progress import Progress
+from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
+from bertlab.training.task import Task
+
+_MAX_EVAL_STEPS = 2**31 - 1
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Sets Keras' global dtype policy while the model is built, then restores it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name or "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _steps_to_boundary(step, interval):
+    """Steps from `step` to the next multiple of `interval` (a large number if 0)."""
+    if not interval:
+        return _MAX_EVAL_STEPS
+    return interval - step % interval
+
+
+def _dense(gradient):
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
+def _add(total, values):
+    return [v if t is None else (t if v is None else t + v) for t, v in zip(total, values)]
+
+
+class Trainer:
+    """Trains, evaluates and checkpoints a `Task`.
+
+    Args:
+        task: a `bertlab.training.task.Task`.
+        config: a `TrainerConfig`.
+        optimizer_config: an `OptimizerConfig`.
+        model_dir: checkpoints, TensorBoard logs (`train/`, `validation/`) and
+            `summary.json` go here.
+        strategy: a `tf.distribute.Strategy` (default: one device).
+
+    Attributes:
+        model, optimizer, strategy, global_step (a tf.Variable), checkpointer.
+    """
+
+    def __init__(self, task, config, optimizer_config, model_dir, strategy=None):
+        if not isinstance(task, Task):
+            raise ValueError(f"`task` must be a bertlab.training.task.Task, got {type(task).__name__}.")
+        if not isinstance(config, TrainerConfig):
+            raise ValueError(f"`config` must be a TrainerConfig, got {type(config).__name__}.")
+        if not isinstance(optimizer_config, OptimizerConfig):
+            raise ValueError(
+                f"`optimizer_config` must be an OptimizerConfig, got {type(optimizer_config).__name__}.")
+        if not model_dir:
+            raise ValueError(f"`model_dir` must name a folder, got {model_dir!r}.")
+        task_batch = getattr(task, "global_batch_size", None)
+        if task_batch is not None and task_batch != config.global_batch_size:
+            raise ValueError(
+                f"The task batches {task_batch} examples (task.global_batch_size) but "
+                f"`global_batch_size` is {config.global_batch_size}; they must agree.")
+        self.task = task
+        self.config = config
+        self.optimizer_config = optimizer_config
+        self.model_dir = model_dir
+        self.strategy = strategy or strategy_lib.build_strategy("default")
+        self.is_chief = strategy_lib.is_chief(self.strategy)
+        self._accumulation = config.gradient_accumulation_steps
+
+        keras.utils.set_random_seed(config.seed)
+        with self.strategy.scope():
+            with _dtype_policy(config.mixed_precision):
+                self.model = task.build_model()
+                self._ensure_built()
+                self.train_metrics = list(task.build_metrics() or [])
+                self.eval_metrics = list(task.build_metrics() or [])
+            self.optimizer = optimization.build_optimizer(
+                optimizer_config, config.train_steps, self.model.trainable_variables,
+                config.mixed_precision)
+            self.global_step = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="global_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self._eval_loss_sum = keras.metrics.Sum(name="eval_loss_sum")
+            self._eval_weight_sum = keras.metrics.Sum(name="eval_weight_sum")
+        self._loss_scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+        self.checkpointer = Checkpointer(
+            model_dir, self.strategy, config.keep_checkpoints,
+            model=self.model, optimizer=self.optimizer, step=self.global_step)
+        self.writers = SummaryWriters(model_dir, enabled=self.is_chief)
+        if config.jit_compile:
+            self._micro_step_fn = tf.function(self._micro_step, jit_compile=True)
+            self._forward_fn = tf.function(self._forward, jit_compile=True)
+        else:
+            self._micro_step_fn = self._micro_step
+            self._forward_fn = self._forward
+        self._train_loop_fn = tf.function(self._train_loop)
+        self._eval_loop_fn = tf.function(self._eval_loop)
+
+    # ----------------------------------------------------------------- building
+
+    def _ensure_built(self):
+        """Builds a model that has no variables yet on one train batch."""
+        if self.model.trainable_variables:
+            return
+        features, _ = next(iter(self.task.build_dataset("train")))
+        self.model(features, training=False)
+        if not self.model.trainable_variables:
+            raise ValueError("The task's model has no trainable variables.")
+
+    def _train_dataset(self, start_step):
+        accumulation = self._accumulation
+
+        def dataset_fn(input_context):
+            dataset = self.task.build_dataset("train", input_context)
+            replicas_per_pipeline = max(
+                1, input_context.num_replicas_in_sync // input_context.num_input_pipelines)
+            consumed = start_step * accumulation * replicas_per_pipeline
+            if consumed:
+                dataset = dataset.skip(consumed)
+            return dataset
+
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+    # --------------------------------------------------------------- train step
+
+    def _forward(self, features):
+        return self.model(features, training=False)
+
+    def _micro_step(self, features, labels):
+        """Forward and backward pass of one micro-batch on one replica.
+
+        Returns `(outputs, loss_sum, weight_sum, reg_loss, grads, reg_grads)`:
+        `grads` are the gradients of `loss_sum` (times the loss scale), i.e. of
+        `loss_sum / weight_sum` multiplied back by `weight_sum`.
+        """
+        variables = self.model.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            outputs = self.model(features, training=True)
+            loss_sum, weight_sum = self.task.compute_loss(labels, outputs)
+            loss_sum = tf.cast(loss_sum, tf.float32)
+            weight_sum = tf.cast(weight_sum, tf.float32)
+            safe_weight = tf.where(weight_sum > 0, weight_sum, tf.ones_like(weight_sum))
+            target = loss_sum / safe_weight
+            reg_losses = [tf.cast(loss, tf.float32) for loss in self.model.losses]
+            reg_loss = tf.add_n(reg_losses) if reg_losses else None
+            if self._loss_scaled:
+                target = self.optimizer.scale_loss(target)
+                if reg_loss is not None:
+                    reg_target = self.optimizer.scale_loss(reg_loss)
+            elif reg_loss is not None:
+                reg_target = reg_loss
+        grads = tape.gradient(target, variables)
+        grads = [None if g is None else _dense(g) * weight_sum for g in grads]
+        if reg_loss is not None:
+            reg_grads = [None if g is None else _dense(g)
+                         for g in tape.gradient(reg_target, variables)]
+        else:
+            reg_grads = [None] * len(variables)
+            reg_loss = tf.constant(0.0)
+        del tape
+        return outputs, loss_sum, weight_sum, reg_loss, grads, reg_grads
+
+    def _replica_train_step(self, micro_batches):
+        """One optimizer step on one replica over its micro-batches."""
+        context = tf.distribute.get_replica_context()
+        variables = self.model.trainable_variables
+        grads = [None] * len(variables)
+        reg_grads = [None] * len(variables)
+        loss_sum = tf.constant(0.0)
+        weight_sum = tf.constant(0.0)
+        reg_loss = tf.constant(0.0)
+        for features, labels in micro_batches:
+            outputs, m_loss, m_weight, m_reg, m_grads, m_reg_grads = self._micro_step_fn(
+                features, labels)
+            self.task.update_metrics(self.train_metrics, labels, outputs)
+            grads = _add(grads, m_grads)
+            reg_grads = _add(reg_grads, m_reg_grads)
+            loss_sum += m_loss
+            weight_sum += m_weight
+            reg_loss += m_reg
+
+        present = [i for i in range(len(variables))
+                   if grads[i] is not None or reg_grads[i] is not None]
+        has_reg = any(g is not None for g in reg_grads)
+
+        def filled(values, i):
+            return values[i] if values[i] is not None else tf.zeros_like(variables[i].value)
+
+        to_reduce = {
+            "grads": [filled(grads, i) for i in present],
+            "stats": tf.stack([loss_sum, weight_sum, reg_loss]),
+        }
+        if has_reg:
+            to_reduce["reg_grads"] = [filled(reg_grads, i) for i in present]
+        reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, to_reduce)
+        total_loss, total_weight, total_reg = tf.unstack(reduced["stats"])
+        contributions = float(context.num_replicas_in_sync * self._accumulation)
+        safe_weight = tf.where(total_weight > 0, total_weight, tf.ones_like(total_weight))
+
+        step_grads = [None] * len(variables)
+        for j, i in enumerate(present):
+            g = reduced["grads"][j] / safe_weight
+            if has_reg:
+                g = g + reduced["reg_grads"][j] / contributions
+            step_grads[i] = g
+        self.optimizer.apply(step_grads, variables)
+
+        norm = tf.linalg.global_norm([g for g in step_grads if g is not None])
+        if self._loss_scaled:
+            norm = norm / self.optimizer.dynamic_scale
+        loss = total_loss / safe_weight + total_reg / contributions
+        return loss, norm
+
+    def _train_loop(self, iterator, num_steps):
+        """Runs `num_steps` training steps; returns their mean loss and gradient norm."""
+        loss_total = tf.constant(0.0)
+        norm_total = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            micro_batches = []
+            for _ in range(self._accumulation):
+                micro_batches.append(next(iterator))
+            loss, norm = self.strategy.run(self._replica_train_step, args=(tuple(micro_batches),))
+            loss_total += self.strategy.experimental_local_results(loss)[0]
+            norm_total += self.strategy.experimental_local_results(norm)[0]
+        steps = tf.cast(num_steps, tf.float32)
+        return loss_total / steps, norm_total / steps
+
+    # --------------------------------------------------------------- evaluation
+
+    def _replica_eval_step(self, batch):
+        features, labels = batch
+        outputs = self._forward_fn(features)
+        loss_sum, weight_sum = self.task.compute_loss(labels, outputs)
+        self._eval_loss_sum.update_state(tf.cast(loss_sum, tf.float32))
+        self._eval_weight_sum.update_state(tf.cast(weight_sum, tf.float32))
+        self.task.update_metrics(self.eval_metrics, labels, outputs)
+
+    def _eval_loop(self, iterator, num_steps):
+        for _ in tf.range(num_steps):
+            optional = iterator.get_next_as_optional()
+            if not optional.has_value():
+                break
+            self.strategy.run(self._replica_eval_step, args=(optional.get_value(),))
+
+    def evaluate(self, split="validation", steps=None):
+        """Evaluates the model on `split`; returns `{"loss": ..., task metrics...}`.
+
+        Args:
+            split: the task's dataset split.
+            steps: batches to evaluate (default: `config.eval_steps`; None: all).
+        """
+        steps = steps if steps is not None else self.config.eval_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"`steps` must be a positive integer or None, got {steps!r}.")
+        for metric in self.eval_metrics + [self._eval_loss_sum, self._eval_weight_sum]:
+            metric.reset_state()
+        dataset = self.strategy.distribute_datasets_from_function(
+            lambda context: self.task.build_dataset(split, context))
+        self._eval_loop_fn(iter(dataset), tf.constant(steps or _MAX_EVAL_STEPS, tf.int32))
+        weight = float(self._eval_weight_sum.result())
+        results = {"loss": float(self._eval_loss_sum.result()) / weight if weight > 0 else float("nan")}
+        results.update(self.task.aggregate_eval(self.eval_metrics))
+        step = int(self.global_step.numpy())
+        if split == "validation":
+            self.writers.scalars("validation", {k: v for k, v in results.items()
+                                                if isinstance(v, (int, float))}, step)
+        logging.info("Evaluation (%s) at step %d: %s", split, step,
+                     ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                               for k, v in results.items()))
+        return results
+
+    # ----------------------------------------------------------------- training
+
+    def restore(self):
+        """Restores the latest checkpoint in `model_dir`, if any; returns the step."""
+        self.checkpointer.restore_latest()
+        return int(self.global_step.numpy())
+
+    def save_checkpoint(self):
+        """Saves a checkpoint at the current step; returns its path (chief) or None."""
+        return self.checkpointer.save(int(self.global_step.numpy()))
+
+    def train(self):
+        """Trains up to `config.train_steps` (resuming from the latest checkpoint).
+
+        Returns the run summary (also written to `model_dir/summary.json` by the
+        chief): steps, wall time, examples per second, final train metrics and,
+        with `eval_at_end`, the final evaluation.
+        """
+        config = self.config
+        wall_start = time.perf_counter()
+        start_step = self.restore()
+        step = start_step
+        examples_per_step = config.global_batch_size * self._accumulation
+        progress = Progress(config.train_steps, examples_per_step, start_step)
+        final_train = {}
+        last_saved = start_step if start_step > 0 else None
+        if step >= config.train_steps:
+            logging.info("Step %d >= train_steps %d: nothing to train.", step, config.train_steps)
+        else:
+            logging.info("Training from step %d to %d on %d replica(s).", step,
+                         config.train_steps, self.strategy.num_replicas_in_sync)
+            iterator = iter(self._train_dataset(step))
+            window_loss, window_norm, window_steps = 0.0, 0.0, 0
+            while step < config.train_steps:
+                num_steps = min(config.steps_per_loop, config.train_steps - step,
+                                _steps_to_boundary(step, config.log_interval),
+                                _steps_to_boundary(step, config.checkpoint_interval),
+                                _steps_to_boundary(step, config.eval_interval))
+                started = time.perf_counter()
+                loss, norm = self._train_loop_fn(iterator, tf.constant(num_steps, tf.int32))
+                loss, norm = float(loss), float(norm)
+                progress.update(num_steps, time.perf_counter() - started)
+                step += num_steps
+                self.global_step.assign(step)
+                window_loss += loss * num_steps
+                window_norm += norm * num_steps
+                window_steps += num_steps
+
+                if step % config.log_interval == 0 or step == config.train_steps:
+                    final_train = self._log_train(step, progress, window_loss / window_steps,
+                                                  window_norm / window_steps)
+                    window_loss, window_norm, window_steps = 0.0, 0.0, 0
+                if config.checkpoint_interval and step % config.checkpoint_interval == 0:
+                    self.save_checkpoint()
+                    last_saved = step
+                if (config.eval_interval and step % config.eval_interval == 0
+                        and step < config.train_steps):
+                    self.evaluate()
+            if last_saved != step:
+                self.save_checkpoint()
+
+        final_eval = self.evaluate() if config.eval_at_end else None
+        summary = {
+            "steps": step,
+            "train_steps": config.train_steps,
+            "start_step": start_step,
+            "steps_this_run": step - start_step,
+            "wall_time_seconds": time.perf_counter() - wall_start,
+            "train_time_seconds": progress.train_seconds,
+            "examples_per_second": progress.examples_per_second,
+            "steps_per_second": (progress.steps_done / progress.train_seconds
+                                 if progress.train_seconds > 0 else 0.0),
+            "global_batch_size": config.global_batch_size,
+            "gradient_accumulation_steps": self._accumulation,
+            "examples_per_step": examples_per_step,
+            "num_replicas": self.strategy.num_replicas_in_sync,
+            "strategy": type(self.strategy).__name__,
+            "mixed_precision": config.mixed_precision,
+            "jit_compile": config.jit_compile,
+            "final_train": final_train,
+            "final_eval": final_eval,
+            "latest_checkpoint": self.checkpointer.latest(),
+        }
+        if self.is_chief:
+            write_json_atomic(os.path.join(self.model_dir, SUMMARY_FILE), summary)
+        return summary
+
+    def _log_train(self, step, progress, loss, grad_norm):
+        metrics = self.task.aggregate_eval(self.train_metrics) if self.train_metrics else {}
+        learning_rate = optimization.current_learning_rate(self.optimizer)
+        rates = progress.report(step, loss, extra={"lr": learning_rate, **metrics})
+        values = {"loss": loss, "learning_rate": learning_rate, "gradient_norm": grad_norm,
+                  **rates, **metrics}
+        if self._loss_scaled:
+            values["loss_scale"] = float(self.optimizer.dynamic_scale.numpy())
+        self.writers.scalars("train", {k: v for k, v in values.items()
+                                       if isinstance(v, (int, float))}, step)
+        for metric in self.train_metrics:
+            metric.reset_state()
+        return {k: v for k, v in values.items() if k not in rates}
+
+    def close(self):
+        """Closes the TensorBoard writers."""
+        self.writers.close()
