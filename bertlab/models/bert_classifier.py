@@ -1,0 +1,94 @@
+"""A BERT sentence classifier: an encoder, a pooling of its outputs, a dense head."""
+
+import keras
+
+from bertlab.layers.dense_2d import Dense2D
+from bertlab.models.bert_encoder import INPUT_NAMES, BertEncoder
+
+POOLINGS = ("pooled", "cls", "mean")
+
+
+@keras.saving.register_keras_serializable(package="bertlab")
+class BertClassifier(keras.Model):
+    """Sentence (or sentence-pair) classification with a BERT encoder (Devlin et al., 2019).
+
+    Args:
+      encoder: a `BertEncoder` (pretrained or fresh).
+      num_classes: number of classes.
+      pooling: how a sentence becomes one vector:
+        "pooled": the encoder's `pooled_output` (tanh dense over `[CLS]`, as
+          in BERT's fine-tuning);
+        "cls": the `[CLS]` position of `sequence_output`, without the pooler;
+        "mean": the mean of `sequence_output` over real (unpadded) tokens, as
+          sentence-transformers (e.g. all-MiniLM-L6-v2) are trained.
+      dropout: dropout before the classification layer.
+      initializer_range: stddev of the head's truncated-normal initializer.
+
+    Inputs: dict of int32 `[batch, seq]` `token_ids`, `segment_ids`,
+    `padding_mask` (see `bertlab.text.BertPreprocessor`).
+    Output: float32 logits `[batch, num_classes]` (float32 under mixed precision
+    too).
+
+    Example:
+    >>> encoder = BertEncoder.from_preset("tiny", vocabulary_size=1000)
+    >>> model = BertClassifier(encoder, num_classes=2, pooling="mean")
+    >>> model({"token_ids": ids, "segment_ids": zeros, "padding_mask": ones}).shape
+    (batch, 2)
+    """
+
+    def __init__(self, encoder, num_classes, pooling="pooled", dropout=0.1,
+                 initializer_range=0.02, **kwargs):
+        if isinstance(encoder, dict):
+            encoder = keras.saving.deserialize_keras_object(encoder)
+        if not isinstance(encoder, BertEncoder):
+            raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+        if int(num_classes) < 2:
+            raise ValueError(f"`num_classes` must be at least 2, got {num_classes}.")
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}, got {pooling!r}.")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
+        # (A functional model reports "float32" as its own policy; its layers hold the real one.)
+        dtype = kwargs.pop("dtype", None) or encoder.embeddings.dtype_policy
+        head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")
+        # The logits stay float32 under mixed precision (a stable softmax and loss).
+        head = Dense2D(num_classes,
+                       kernel_initializer=keras.initializers.TruncatedNormal(
+                           stddev=initializer_range),
+                       dtype="float32", name="classifier")
+
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+                  for name in INPUT_NAMES}
+        outputs = encoder(inputs)
+        if pooling == "pooled":
+            x = outputs["pooled_output"]
+        elif pooling == "cls":
+            x = outputs["sequence_output"][:, 0, :]
+        else:
+            sequence = keras.ops.cast(outputs["sequence_output"], "float32")
+            mask = keras.ops.cast(inputs["padding_mask"], "float32")[:, :, None]
+            total = keras.ops.sum(sequence * mask, axis=1)
+            count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+            x = total / count
+        logits = head(head_dropout(x))
+        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
+
+        self.encoder = encoder
+        self.classifier_dropout = head_dropout
+        self.classifier = head
+        self.num_classes = int(num_classes)
+        self.pooling = pooling
+        self.dropout = float(dropout)
+        self.initializer_range = float(initializer_range)
+
+    def get_config(self):
+        return {
+            "name": self.name, "trainable": self.trainable,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "num_classes": self.num_classes, "pooling": self.pooling,
+            "dropout": self.dropout, "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

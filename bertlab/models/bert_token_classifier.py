@@ -1,0 +1,74 @@
+"""A BERT token classifier (tagger): one label per subword position."""
+
+import keras
+
+from bertlab.layers.dense_2d import Dense2D
+from bertlab.models.bert_encoder import INPUT_NAMES, BertEncoder
+
+
+@keras.saving.register_keras_serializable(package="bertlab")
+class BertTokenClassifier(keras.Model):
+    """Token classification (NER, POS tagging) with a BERT encoder (Devlin et al., 2019).
+
+    A dense layer over every position of the encoder's `sequence_output`. For
+    word-level tags, read the logits at each word's first subword
+    (`bertlab.text.word_tokenization.pack_words` gives those positions).
+
+    Args:
+      encoder: a `BertEncoder`.
+      num_tags: number of tag classes (e.g. 9 for CoNLL-2003 BIO).
+      dropout: dropout before the classification layer.
+      initializer_range: stddev of the head's truncated-normal initializer.
+
+    Inputs: dict of int32 `[batch, seq]` `token_ids`, `segment_ids`,
+    `padding_mask`.
+    Output: float32 logits `[batch, seq, num_tags]`.
+
+    Example:
+    >>> encoder = BertEncoder.from_preset("tiny", vocabulary_size=1000)
+    >>> model = BertTokenClassifier(encoder, num_tags=9)
+    >>> model({"token_ids": ids, "segment_ids": zeros, "padding_mask": ones}).shape
+    (batch, seq, 9)
+    """
+
+    def __init__(self, encoder, num_tags, dropout=0.1, initializer_range=0.02, **kwargs):
+        if isinstance(encoder, dict):
+            encoder = keras.saving.deserialize_keras_object(encoder)
+        if not isinstance(encoder, BertEncoder):
+            raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+        if int(num_tags) < 2:
+            raise ValueError(f"`num_tags` must be at least 2, got {num_tags}.")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
+        # (A functional model reports "float32" as its own policy; its layers hold the real one.)
+        dtype = kwargs.pop("dtype", None) or encoder.embeddings.dtype_policy
+        head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="tagger_dropout")
+        head = Dense2D(num_tags,
+                       kernel_initializer=keras.initializers.TruncatedNormal(
+                           stddev=initializer_range),
+                       dtype="float32", name="tagger")
+
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+                  for name in INPUT_NAMES}
+        sequence = encoder(inputs)["sequence_output"]
+        logits = head(head_dropout(sequence))
+        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
+
+        self.encoder = encoder
+        self.tagger_dropout = head_dropout
+        self.tagger = head
+        self.num_tags = int(num_tags)
+        self.dropout = float(dropout)
+        self.initializer_range = float(initializer_range)
+
+    def get_config(self):
+        return {
+            "name": self.name, "trainable": self.trainable,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "num_tags": self.num_tags, "dropout": self.dropout,
+            "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
