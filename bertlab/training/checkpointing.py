@@ -85,6 +85,10 @@ class Checkpointer:
         path = self.manager.save(checkpoint_number=step)
         if not self.is_chief:
             tf.io.gfile.rmtree(self.directory)
+            try:
+                os.rmdir(os.path.dirname(self.directory))  # only if no other worker's is there
+            except OSError:
+                pass
             # The manager remembers the removed files; a fresh one forgets them.
             self.manager = tf.train.CheckpointManager(
                 self.checkpoint, self.directory, max_to_keep=self._max_to_keep,

@@ -1,0 +1,81 @@
+"""The command-line flags every app's train script shares, and how they map to configs.
+
+Flags: `--config` (YAML file), `--model_dir`, `--strategy` (default, mirrored,
+multi_worker, tpu), `--tpu`, `--mixed_precision` (float32, mixed_bfloat16,
+mixed_float16), `--jit_compile`, and the repeatable `--set key=value` (dotted
+keys into the app's config, e.g. `--set trainer.train_steps=100`).
+`--mixed_precision` and `--jit_compile` override the trainer section (and win
+over `--set`).
+
+Example (an app's `train.py`):
+    from absl import app, flags
+    from bertlab.training import flags as training_flags
+    training_flags.define_flags()
+    FLAGS = flags.FLAGS
+
+    def main(_):
+        config = training_flags.config_from_flags(MyAppConfig)
+        strategy = training_flags.strategy_from_flags()
+        run_experiment(MyTask(config.task), config.trainer, config.optimizer,
+                       FLAGS.model_dir, strategy)
+
+    app.run(main)
+"""
+
+from absl import flags
+
+from bertlab.config import load_config, parse_override_flags
+from bertlab.training.configs import MIXED_PRECISION_POLICIES
+from bertlab.training.strategy import STRATEGIES, build_strategy
+
+FLAG_NAMES = ("config", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile", "set")
+
+
+def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
+    """Defines the shared flags on `flag_values` (once; later calls do nothing)."""
+    if "model_dir" in flag_values:
+        return
+    flags.DEFINE_string("config", None, "YAML config file of the run.", flag_values=flag_values)
+    flags.DEFINE_string("model_dir", None, "Checkpoints, TensorBoard logs and summary.json go here.",
+                        flag_values=flag_values)
+    flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
+                      "tf.distribute strategy: one device, all local GPUs, the TF_CONFIG "
+                      "cluster, or a TPU.", flag_values=flag_values)
+    flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu.",
+                        flag_values=flag_values)
+    flags.DEFINE_enum("mixed_precision", None, ["float32", *MIXED_PRECISION_POLICIES],
+                      "Overrides trainer.mixed_precision.", flag_values=flag_values)
+    flags.DEFINE_bool("jit_compile", None, "Overrides trainer.jit_compile.",
+                      flag_values=flag_values)
+    flags.DEFINE_multi_string("set", [], "key=value override of the config (dotted keys); "
+                              "repeatable.", flag_values=flag_values)
+    if require_model_dir:
+        flags.mark_flag_as_required("model_dir", flag_values=flag_values)
+
+
+def overrides_from_flags(flag_values=flags.FLAGS, trainer_key="trainer"):
+    """The `{dotted key: value}` overrides the flags ask for.
+
+    Args:
+        flag_values: parsed flags.
+        trainer_key: where the `TrainerConfig` sits in the app's config
+            ("" when the config is a `TrainerConfig` itself).
+    """
+    overrides = parse_override_flags(flag_values.set)
+    prefix = f"{trainer_key}." if trainer_key else ""
+    if flag_values.mixed_precision is not None:
+        overrides[prefix + "mixed_precision"] = flag_values.mixed_precision
+    if flag_values.jit_compile is not None:
+        overrides[prefix + "jit_compile"] = bool(flag_values.jit_compile)
+    return overrides
+
+
+def config_from_flags(config_cls, flag_values=flags.FLAGS, trainer_key="trainer"):
+    """Reads `config_cls` from `--config` and the overrides of the other flags."""
+    return load_config(config_cls, flag_values.config,
+                       overrides_from_flags(flag_values, trainer_key))
+
+
+def strategy_from_flags(flag_values=flags.FLAGS):
+    """The `tf.distribute.Strategy` named by `--strategy` (and `--tpu`)."""
+    return build_strategy(flag_values.strategy, tpu_address=flag_values.tpu)

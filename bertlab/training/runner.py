@@ -1,0 +1,52 @@
+"""Run a whole training job: what an app's train script calls after reading its flags.
+
+Example (an app's `train.py`, with the flags of `bertlab.training.flags`):
+    strategy = flags_lib.strategy_from_flags(FLAGS)
+    config = load_config(MyAppConfig, FLAGS.config, flags_lib.overrides_from_flags(FLAGS))
+    summary = run_experiment(MyTask(config.task), config.trainer, config.optimizer,
+                             FLAGS.model_dir, strategy)
+"""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+from bertlab.training import strategy as strategy_lib
+from bertlab.training.summary import write_json_atomic
+from bertlab.training.trainer import Trainer
+
+RUN_CONFIG_FILE = "run_config.json"
+
+
+def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None):
+    """Trains `task` (resuming from `model_dir` if it holds checkpoints); returns the summary.
+
+    Args:
+        task: a `bertlab.training.task.Task`.
+        trainer_config: a `TrainerConfig`.
+        optimizer_config: an `OptimizerConfig`.
+        model_dir: checkpoints, TensorBoard logs, `summary.json` and
+            `run_config.json` (the two configs of the run) go here.
+        strategy: a `tf.distribute.Strategy`, a strategy name (see
+            `bertlab.training.strategy.STRATEGIES`) or None (one device).
+
+    Returns:
+        The dict also written to `model_dir/summary.json`.
+    """
+    if isinstance(strategy, str):
+        strategy = strategy_lib.build_strategy(strategy)
+    elif strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(
+            f"`strategy` must be a tf.distribute.Strategy, a name or None, got {strategy!r}.")
+    trainer = Trainer(task, trainer_config, optimizer_config, model_dir, strategy)
+    if trainer.is_chief:
+        write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
+            "trainer": dataclasses.asdict(trainer_config),
+            "optimizer": dataclasses.asdict(optimizer_config),
+            "task": type(task).__name__,
+        })
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()
