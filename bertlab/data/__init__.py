@@ -1,0 +1,13 @@
+"""Input data: readers for labelled text files and TFDS datasets, length bucketing."""
+
+from bertlab.data.length_bucketing import DEFAULT_BOUNDARIES, bucket_by_length
+from bertlab.data.readers import (
+    DataError,
+    LabeledSentences,
+    TaggedSentences,
+    check_bio_tag,
+    hold_out_every,
+    read_conll,
+    read_labeled_sentences,
+)
+from bertlab.data.tfds_sources import is_tfds_source, load_tfds_sentences, load_tfds_tagged

@@ -1,0 +1,247 @@
+"""Readers for labelled text files: TSV sentence/label files and CoNLL column files.
+
+Both readers return plain Python lists (the files here are small: tens of
+thousands of sentences) and fail with a `DataError` that names the file, the
+line and what is wrong with it: a missing file, bytes that are not UTF-8, a
+line with the wrong number of columns, an unknown label, a tag that is not BIO.
+
+Example:
+>>> sentences = read_labeled_sentences("shared/data/sst2/dev.tsv")
+>>> sentences.texts[0], sentences.labels[0]
+("it 's a charming and often affecting journey . ", '1')
+>>> tagged = read_conll("shared/data/conll2003/valid.txt")
+>>> tagged.tokens[2][:2], tagged.tags[2][:2]
+(['West', 'Indian'], ['B-MISC', 'I-MISC'])
+"""
+
+import dataclasses
+import os
+
+DOCSTART = "-DOCSTART-"
+TEXT_COLUMN_NAMES = ("sentence", "text_a", "text", "review")
+LABEL_COLUMN_NAMES = ("label",)
+
+
+class DataError(ValueError):
+    """A data file is missing or malformed (the message names file and line)."""
+
+
+@dataclasses.dataclass
+class LabeledSentences:
+    """Parallel lists of texts and their (string) labels."""
+
+    texts: list
+    labels: list
+
+    def __len__(self):
+        return len(self.texts)
+
+    def select(self, indices):
+        return LabeledSentences([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+
+
+@dataclasses.dataclass
+class TaggedSentences:
+    """Parallel lists of sentences: `tokens[i]` and `tags[i]` are lists of strings."""
+
+    tokens: list
+    tags: list
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def select(self, indices):
+        return TaggedSentences([self.tokens[i] for i in indices], [self.tags[i] for i in indices])
+
+
+def _read_lines(path):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(f"Data file not found: {path}")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start}).") from None
+    return text.replace("\r\n", "\n").split("\n")
+
+
+def _find_column(header, wanted, names, path, what):
+    if wanted is not None:
+        if isinstance(wanted, int):
+            if not -len(header) <= wanted < len(header):
+                raise DataError(f"{path}: {what} column {wanted} is out of range for "
+                                f"{len(header)} columns.")
+            return wanted % len(header)
+        if wanted not in header:
+            raise DataError(f"{path}: no {what} column {wanted!r} in header {header}.")
+        return header.index(wanted)
+    for name in names:
+        if name in header:
+            return header.index(name)
+    raise DataError(f"{path}: header {header} has no {what} column (looked for "
+                    f"{', '.join(names)}).")
+
+
+def read_labeled_sentences(path, text_column=None, label_column=None, has_header=True,
+                           label_names=None):
+    """Reads a TSV file of sentences and labels.
+
+    Args:
+      path: the file. Its first line is a header naming the columns (GLUE's
+        `sentence<TAB>label`, ChnSentiCorp's `label<TAB>text_a`), unless
+        `has_header=False`.
+      text_column, label_column: column names (or 0-based indices). By default
+        the text column is the first of `sentence`, `text_a`, `text`, `review`
+        in the header and the label column is `label`; without a header, 0 and
+        1.
+      has_header: whether the first line is a header.
+      label_names: the allowed labels; a line with another label is an error.
+
+    Returns:
+      `LabeledSentences` (texts as in the file, labels as strings with
+      surrounding whitespace removed).
+
+    Raises:
+      DataError: the file is missing, not UTF-8, empty, or a line has the
+        wrong number of columns, an empty text or a label not in
+        `label_names`.
+    """
+    lines = _read_lines(path)
+    while lines and lines[-1] == "":
+        lines.pop()
+    if has_header:
+        if not lines:
+            raise DataError(f"{path}: the file is empty (expected a header line).")
+        header = [h.strip() for h in lines[0].split("\t")]
+        body, first_line = lines[1:], 2
+    else:
+        header = None
+        body, first_line = lines, 1
+    if header is not None:
+        text_index = _find_column(header, text_column, TEXT_COLUMN_NAMES, path, "text")
+        label_index = _find_column(header, label_column, LABEL_COLUMN_NAMES, path, "label")
+        num_columns = len(header)
+    else:
+        text_index = 0 if text_column is None else int(text_column)
+        label_index = 1 if label_column is None else int(label_column)
+        num_columns = None
+    allowed = None if label_names is None else set(label_names)
+    texts, labels = [], []
+    for offset, line in enumerate(body):
+        line_number = first_line + offset
+        if line == "":
+            raise DataError(f"{path}:{line_number}: empty line.")
+        fields = line.split("\t")
+        if num_columns is None:
+            num_columns = len(fields)
+            if max(text_index, label_index) >= num_columns:
+                raise DataError(f"{path}:{line_number}: expected at least "
+                                f"{max(text_index, label_index) + 1} tab-separated columns, "
+                                f"got {num_columns}.")
+        if len(fields) != num_columns:
+            raise DataError(f"{path}:{line_number}: expected {num_columns} tab-separated "
+                            f"columns, got {len(fields)}.")
+        text, label = fields[text_index], fields[label_index].strip()
+        if not text.strip():
+            raise DataError(f"{path}:{line_number}: empty text.")
+        if allowed is not None and label not in allowed:
+            raise DataError(f"{path}:{line_number}: unknown label {label!r}; expected one of "
+                            f"{sorted(allowed)}.")
+        texts.append(text)
+        labels.append(label)
+    if not texts:
+        raise DataError(f"{path}: no examples.")
+    return LabeledSentences(texts, labels)
+
+
+def check_bio_tag(tag):
+    """Whether `tag` is `O`, `B-<type>` or `I-<type>`."""
+    return tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-"))
+
+
+def read_conll(path, token_column=0, tag_column=-1, separator=None):
+    """Reads a CoNLL column file: one token per line, a blank line between sentences.
+
+    Columns are separated by `separator` (default: any whitespace; use "\\t"
+    for files whose tokens may contain spaces). `-DOCSTART-` lines are skipped.
+    Tags must be BIO (`O`, `B-X`, `I-X`).
+
+    Args:
+      path: the file (e.g. CoNLL-2003 `token POS chunk NER`, Weibo NER
+        `char<TAB>tag`).
+      token_column, tag_column: 0-based column indices (negative counts from
+        the end).
+      separator: column separator; `None` splits on runs of whitespace.
+
+    Returns:
+      `TaggedSentences`.
+
+    Raises:
+      DataError: the file is missing, not UTF-8, has no sentences, or a line
+        has a different number of columns than the file's first line, or a
+        tag that is not BIO.
+    """
+    lines = _read_lines(path)
+    tokens, tags = [], []
+    sentence_tokens, sentence_tags = [], []
+    num_columns = None
+
+    def flush():
+        if sentence_tokens:
+            tokens.append(list(sentence_tokens))
+            tags.append(list(sentence_tags))
+            sentence_tokens.clear()
+            sentence_tags.clear()
+
+    for line_number, line in enumerate(lines, start=1):
+        stripped = line.strip() if separator is None else line.rstrip("\n")
+        if not stripped.strip():
+            flush()
+            continue
+        fields = stripped.split(separator)
+        if fields[0] == DOCSTART:
+            flush()
+            continue
+        if num_columns is None:
+            num_columns = len(fields)
+            for index, what in ((token_column, "token"), (tag_column, "tag")):
+                if not -num_columns <= index < num_columns:
+                    raise DataError(f"{path}:{line_number}: {what} column {index} is out of "
+                                    f"range for {num_columns} columns.")
+            if num_columns < 2:
+                raise DataError(f"{path}:{line_number}: expected a token and a tag column, "
+                                f"got {num_columns} column.")
+        if len(fields) != num_columns:
+            raise DataError(f"{path}:{line_number}: expected {num_columns} columns, got "
+                            f"{len(fields)}: {line!r}.")
+        tag = fields[tag_column].strip()
+        if not check_bio_tag(tag):
+            raise DataError(f"{path}:{line_number}: tag {tag!r} is not BIO (O, B-X or I-X).")
+        sentence_tokens.append(fields[token_column].strip())
+        sentence_tags.append(tag)
+    flush()
+    if not tokens:
+        raise DataError(f"{path}: no sentences.")
+    return TaggedSentences(tokens, tags)
+
+
+def hold_out_every(num_examples, every, split):
+    """Deterministic train/validation carving: every `every`-th example is held out.
+
+    Args:
+      num_examples: size of the file being split.
+      every: hold out indices `every - 1, 2 * every - 1, ...` (10 -> 10 %).
+      split: "train" (the rest) or "validation" (the held-out indices).
+
+    Returns:
+      A list of indices.
+    """
+    if int(every) < 2:
+        raise ValueError(f"`every` must be at least 2, got {every}.")
+    if split not in ("train", "validation"):
+        raise ValueError(f"`split` must be 'train' or 'validation', got {split!r}.")
+    held = split == "validation"
+    return [i for i in range(num_examples) if ((i + 1) % every == 0) == held]
