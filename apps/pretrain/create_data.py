@@ -29,7 +29,8 @@ flags.DEFINE_string("output", None, "Output prefix: PREFIX-0000i-of-0000N.tfreco
 flags.DEFINE_enum("input_format", _DEFAULTS.input_format, corpus.INPUT_FORMATS,
                   "'lines': one sentence per line, blank line between documents; "
                   "'wikitext': WikiText articles (` = Title = `).")
-flags.DEFINE_bool("lowercase", _DEFAULTS.lowercase, "Uncased vocabulary (lower-case, strip accents).")
+flags.DEFINE_bool("lowercase", _DEFAULTS.lowercase,
+                  "Uncased vocabulary (lower-case, strip accents).")
 flags.DEFINE_integer("max_seq_length", _DEFAULTS.max_seq_length, "Tokens per instance.")
 flags.DEFINE_integer("max_predictions_per_seq", _DEFAULTS.max_predictions_per_seq,
                      "Most masked positions per instance.")
@@ -66,7 +67,8 @@ def main(argv):
                                         show_progress=f.progress)
     except (corpus.CorpusError, VocabularyError, ValueError) as e:
         sys.exit(f"create_data: error: {e}")
-    logging.info("Stats: %s", {k: v for k, v in stats.items() if k not in ("config", "input_files")})
+    logging.info("Stats: %s",
+                 {k: v for k, v in stats.items() if k not in ("config", "input_files")})
     print(f"Wrote {stats['instances']} instances to {len(stats['files'])} file(s) "
           f"({f.output}-*.tfrecord); masked fraction {stats['masked_fraction']:.3f}, "
           f"random next {stats['next_sentence_random_fraction']:.3f}.")

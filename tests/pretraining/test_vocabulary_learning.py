@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -82,10 +81,3 @@ def test_build_vocab_app(wikitext_file, tmp_path):
     tokens = load_vocabulary(str(out))
     assert tokens[:5] == list(SPECIAL_TOKENS) and len(tokens) <= 300
     assert not [p for p in os.listdir(out.parent) if ".tmp" in p]
-
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n", encoding="utf-8")
-    done = _run_app(f"--input={empty}", f"--output={tmp_path / 'v2.txt'}", "--vocab_size=300")
-    assert done.returncode != 0
-    assert "has no words" in done.stderr
-    assert not (tmp_path / "v2.txt").exists()
