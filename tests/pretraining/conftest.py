@@ -3,8 +3,9 @@ vocabulary learned from it, and pretraining data created from it."""
 
 import pytest
 
-from bertlab.pretraining import corpus, pretraining_data, vocabulary_learning
+from bertlab.pretraining import corpus, vocabulary_learning
 from bertlab.text import save_vocabulary
+from tests.pretraining.helpers import make_data
 
 SLICE_LINES = 400  # the first 6 WikiText-2 validation articles, ~22k words
 
@@ -28,18 +29,6 @@ def vocab_file(wikitext_sentences, tmp_path_factory):
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     save_vocabulary(tokens, str(path))
     return path
-
-
-def make_data(wikitext_file, vocab_file, out_dir, **overrides):
-    settings = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=2,
-                    input_format="wikitext", num_shards=2, random_seed=7)
-    settings.update(overrides)
-    config = pretraining_data.PretrainingDataConfig(**settings)
-    prefix = str(out_dir / "pt")
-    stats = pretraining_data.create_pretraining_data(str(wikitext_file), str(vocab_file), prefix,
-                                                     config)
-    examples = [e for path in stats["files"] for e in pretraining_data.read_examples(path)]
-    return prefix, stats, examples
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from bertlab.pretraining import corpus, pretraining_data
 from bertlab.text import VocabularyError, load_vocabulary, save_vocabulary
-from tests.pretraining.conftest import make_data
+from tests.pretraining.helpers import make_data
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
