@@ -46,8 +46,8 @@ class BertPretrainer(keras.Model):
 
     Saving: `get_config` holds the encoder's config and the head settings;
     `from_config` rebuilds the encoder and re-ties a new head to it, and `.keras`
-    files then restore all weights. `save_encoder`-style export of the encoder
-    alone: `pretrainer.encoder.save_pretrained(dir, vocabulary)`.
+    files then restore all weights. To export the encoder alone (for
+    fine-tuning): `pretrainer.encoder.save_pretrained(dir, vocabulary)`.
 
     Example:
     >>> encoder = BertEncoder.from_preset("tiny", vocabulary_size=1000)
