@@ -3,6 +3,7 @@
 from bertlab.layers.bert_embeddings import BertEmbeddings
 from bertlab.layers.dense_2d import Dense2D
 from bertlab.layers.feed_forward import FeedForward
+from bertlab.layers.masked_lm_head import MaskedLMHead
 from bertlab.layers.multi_head_attention import MultiHeadAttention
 from bertlab.layers.position_embedding import PositionEmbedding
 from bertlab.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding

@@ -2,4 +2,5 @@
 
 from bertlab.models.bert_checkpoint import CheckpointError
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
+from bertlab.models.bert_pretrainer import BertPretrainer
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer
