@@ -1,0 +1,114 @@
+"""AdamW from OptimizerConfig: schedule, weight-decay exclusion, clipping, loss scaling."""
+
+import keras
+import numpy as np
+import pytest
+
+from bertlab.training.configs import OptimizerConfig
+from bertlab.training.optimization import (WarmupDecaySchedule, build_optimizer, build_schedule,
+                                           weight_decay_excluded)
+
+
+def _lr(schedule, step):
+    return float(schedule(step))
+
+
+def test_linear_warmup_then_linear_decay():
+    schedule = build_schedule(OptimizerConfig(learning_rate=1e-3, warmup_steps=10,
+                                              end_learning_rate=1e-5), train_steps=110)
+    assert _lr(schedule, 0) == 0.0
+    np.testing.assert_allclose(_lr(schedule, 5), 5e-4, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 10), 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 60), 1e-5 + (1e-3 - 1e-5) * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 110), 1e-5, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 500), 1e-5, rtol=1e-6)
+
+
+def test_polynomial_decay_and_no_warmup():
+    schedule = build_schedule(OptimizerConfig(learning_rate=2.0, decay="polynomial", power=2.0),
+                              train_steps=100)
+    np.testing.assert_allclose(_lr(schedule, 0), 2.0, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 50), 2.0 * 0.25, rtol=1e-6)
+    np.testing.assert_allclose(_lr(schedule, 100), 0.0, atol=1e-7)
+    # "linear" ignores `power`.
+    linear = build_schedule(OptimizerConfig(learning_rate=2.0, power=2.0), train_steps=100)
+    np.testing.assert_allclose(_lr(linear, 50), 1.0, rtol=1e-6)
+
+
+def test_schedule_serializes():
+    schedule = WarmupDecaySchedule(3e-4, warmup_steps=7, decay_steps=70, end_learning_rate=1e-6,
+                                   power=0.5)
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule))
+    assert isinstance(restored, WarmupDecaySchedule)
+    assert restored.get_config() == schedule.get_config()
+    for step in (0, 3, 7, 30, 70, 80):
+        assert _lr(restored, step) == _lr(schedule, step)
+
+
+def test_schedule_errors():
+    with pytest.raises(ValueError, match="decay_steps"):
+        WarmupDecaySchedule(1e-3, warmup_steps=10, decay_steps=5)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        build_schedule(OptimizerConfig(warmup_steps=20), train_steps=10)
+
+
+def _model():
+    inputs = keras.Input(shape=(4,))
+    h = keras.layers.Dense(3, name="dense")(inputs)
+    h = keras.layers.LayerNormalization(name="layer_norm")(h)
+    outputs = keras.layers.Dense(2, name="head")(h)
+    return keras.Model(inputs, outputs)
+
+
+def test_weight_decay_skips_biases_and_layer_norm():
+    model = _model()
+    for v in model.trainable_variables:  # nonzero everywhere, so decay would show
+        v.assign(np.full(v.shape, 2.0, "float32"))
+    excluded = {v.path for v in weight_decay_excluded(model.trainable_variables,
+                                                      OptimizerConfig().weight_decay_exclude)}
+    assert excluded == {"dense/bias", "layer_norm/gamma", "layer_norm/beta", "head/bias"}
+
+    config = OptimizerConfig(learning_rate=0.1, weight_decay=0.5, clipnorm=None)
+    optimizer = build_optimizer(config, train_steps=10, trainable_variables=model.trainable_variables)
+    zeros = [np.zeros(v.shape, "float32") for v in model.trainable_variables]
+    optimizer.apply(zeros, model.trainable_variables)  # Adam's step is 0: only decay moves
+    lr = 0.1 * (1 - 0 / 10)
+    for v in model.trainable_variables:
+        expected = 2.0 if v.path in excluded else 2.0 * (1 - lr * 0.5)
+        np.testing.assert_allclose(v.numpy(), expected, rtol=1e-6, err_msg=v.path)
+
+
+def test_global_norm_clipping():
+    # With a huge epsilon, Adam's update is ~ lr * g / epsilon: linear in the gradient,
+    # so clipping shows. Gradient of norm 10 clipped to 1 == the gradient / 10 unclipped.
+    def first_update(clipnorm, scale):
+        model = _model()
+        for v in model.trainable_variables:
+            v.assign(np.zeros(v.shape, "float32"))
+        config = OptimizerConfig(learning_rate=1.0, epsilon=1e3, weight_decay=0.0,
+                                 clipnorm=clipnorm, beta_1=0.0)
+        optimizer = build_optimizer(config, 10, model.trainable_variables)
+        grads = [np.ones(v.shape, "float32") for v in model.trainable_variables]
+        norm = np.sqrt(sum(g.size for g in grads))
+        optimizer.apply([g * scale / norm for g in grads], model.trainable_variables)
+        return [v.numpy() for v in model.trainable_variables]
+
+    clipped = first_update(clipnorm=1.0, scale=10.0)
+    reference = first_update(clipnorm=None, scale=1.0)
+    unclipped = first_update(clipnorm=None, scale=10.0)
+    for a, b, c in zip(clipped, reference, unclipped):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+        assert np.all(np.abs(c) > 5 * np.abs(a))
+
+
+def test_mixed_precision_wrapping():
+    model = _model()
+    fp16 = build_optimizer(OptimizerConfig(), 10, model.trainable_variables, "mixed_float16")
+    assert isinstance(fp16, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(fp16.inner_optimizer, keras.optimizers.AdamW)
+    bf16 = build_optimizer(OptimizerConfig(), 10, model.trainable_variables, "mixed_bfloat16")
+    assert isinstance(bf16, keras.optimizers.AdamW)
+    assert not isinstance(bf16, keras.optimizers.LossScaleOptimizer)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        build_optimizer(OptimizerConfig(), 10, model.trainable_variables, "float8")
