@@ -177,11 +177,27 @@ class SentencePieceTokenizer(keras.layers.Layer):
             raise KeyError(f"Token {token!r} is not in the vocabulary.")
         return token_id
 
+    def _live_tokenizer(self):
+        """The tensorflow-text tokenizer, loaded again if its resource is gone.
+
+        `tf.random.set_seed` (hence `keras.utils.set_random_seed`, which the
+        training runner calls) clears TensorFlow's kernel cache, and with it the
+        SentencePiece model resource of tokenizers created before; a tiny eager
+        probe detects that and reloads the model.
+        """
+        with tf.init_scope():
+            try:
+                self._tokenizer.tokenize(tf.constant([""]))
+            except tf.errors.NotFoundError:
+                self._tokenizer = tf_text.SentencepieceTokenizer(model=self.proto,
+                                                                 out_type=tf.int32)
+        return self._tokenizer
+
     def call(self, text):
         text = tf.convert_to_tensor(text, dtype=tf.string)
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",
                                             replacement_char=0xFFFD)
-        return self._tokenizer.tokenize(text)
+        return self._live_tokenizer().tokenize(text)
 
     def detokenize(self, token_ids):
         if not isinstance(token_ids, tf.RaggedTensor):
@@ -190,7 +206,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         special = ((token_ids == self.pad_token_id) | (token_ids == self.start_token_id)
                    | (token_ids == self.end_token_id))
         token_ids = tf.ragged.boolean_mask(token_ids, tf.logical_not(special))
-        return self._tokenizer.detokenize(token_ids)
+        return self._live_tokenizer().detokenize(token_ids)
 
     def compute_output_spec(self, text):
         return keras.KerasTensor(tuple(text.shape) + (None,), dtype="int32")

@@ -84,3 +84,15 @@ def test_bad_models_and_training_data(tmp_path):
         train_sentencepiece(["", "   "], vocabulary_size=100)
     with pytest.raises(SentencePieceError, match="model_type"):
         train_sentencepiece(["a b c"], vocabulary_size=100, model_type="wordpiece")
+
+
+def test_survives_resetting_the_global_seed(proto):
+    # tf.random.set_seed clears TF's kernel cache, where the model resource lives.
+    tokenizer = SentencePieceTokenizer(proto)
+    texts = tf.constant(["Two dogs play in the snow."])
+    before = tokenizer(texts).to_list()
+    tf.random.set_seed(3)
+    assert tokenizer(texts).to_list() == before
+    tf.random.set_seed(4)
+    assert tf.function(lambda t: tokenizer.detokenize(tokenizer(t)))(texts).numpy()[0] == (
+        b"Two dogs play in the snow.")
