@@ -73,6 +73,9 @@ class BertClassifier(keras.Model):
         logits = head(head_dropout(x))
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
+        if pooling != "pooled":
+            # The pooler gets no gradient: freeze it rather than train nothing.
+            encoder.pooler_dense.trainable = False
         self.encoder = encoder
         self.classifier_dropout = head_dropout
         self.classifier = head

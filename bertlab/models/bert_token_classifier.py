@@ -54,6 +54,8 @@ class BertTokenClassifier(keras.Model):
         logits = head(head_dropout(sequence))
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
+        # The pooler gets no gradient: freeze it rather than train nothing.
+        encoder.pooler_dense.trainable = False
         self.encoder = encoder
         self.tagger_dropout = head_dropout
         self.tagger = head

@@ -66,3 +66,12 @@ def test_bad_arguments(kwargs, name):
         BertClassifier(_encoder(), **kwargs)
     with pytest.raises(ValueError, match="encoder"):
         BertClassifier(keras.layers.Dense(2), num_classes=2)
+
+
+def test_unused_pooler_is_frozen():
+    pooled = BertClassifier(_encoder(), num_classes=2, pooling="pooled")
+    mean = BertClassifier(_encoder(), num_classes=2, pooling="mean")
+    names = lambda m: {v.path for v in m.trainable_variables}  # noqa: E731
+    assert any("pooler" in n for n in names(pooled))
+    assert not any("pooler" in n for n in names(mean))
+    assert len(mean.trainable_variables) == len(pooled.trainable_variables) - 2
