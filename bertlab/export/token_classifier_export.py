@@ -1,0 +1,80 @@
+"""SavedModel of a word tagger (NER): raw strings in, words and one BIO tag per word out.
+
+Signatures (TF Serving; `saved_model_cli show --all` lists them):
+- `serving_default`: input `text` tf.string `[None]`, words separated by
+  whitespace; outputs `tokens` tf.string `[None, None]` (the words) and
+  `tags` tf.string `[None, None]` (one tag per word), both padded with "" to
+  the most words in the batch.
+- `serve_token_ids`: inputs `token_ids`, `segment_ids`, `padding_mask` int32
+  `[None, None]`; outputs `logits` and `probabilities` float32
+  `[None, None, num_tags]` per subword position.
+
+Alignment happens in the graph (`bertlab.text.word_tokenization`): each
+whitespace word is tokenized by BERT's tokenizer (which may split it further
+at punctuation) and its tag is the prediction at its first subword. Texts
+longer than `sequence_length` subwords are truncated; the words cut off are
+tagged `O` (they are still returned in `tokens`). Invalid UTF-8 bytes become
+U+FFFD in `tokens`. Loading needs only `tensorflow` and `tensorflow_text`.
+
+Example:
+>>> export_token_classifier(model, tokenizer, tag_names, 128, "/tmp/ner/1")
+>>> out = tf.saved_model.load("/tmp/ner/1").signatures["serving_default"](
+...     text=tf.constant(["EU rejects German call"]))
+>>> out["tags"]
+[[b'B-ORG', b'O', b'B-MISC', b'O']]
+"""
+
+import keras
+import tensorflow as tf
+
+from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIGNATURE,
+                                                   ensure_min_width, token_id_specs)
+from bertlab.text.word_tokenization import gather_word_values, pack_words, split_whitespace
+
+
+def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
+    """Writes the tagger with its word tokenization as a SavedModel at `path`.
+
+    Args:
+      model: a Keras model mapping `token_ids`/`segment_ids`/`padding_mask` to
+        logits `[batch, seq, num_tags]` (e.g. `BertTokenClassifier`).
+      tokenizer: the `bertlab.text.BertTokenizer` the model was trained with.
+      tag_names: the tag of each class id; must contain "O".
+      sequence_length: longest subword sequence given to the model
+        (`[CLS]`/`[SEP]` included); longer texts are truncated.
+      path: the SavedModel directory.
+    """
+    tag_names = [str(t) for t in tag_names]
+    if "O" not in tag_names:
+        raise ValueError(f"`tag_names` must contain 'O', got {tag_names}.")
+    outside_id = tag_names.index("O")
+    names = tf.constant(tag_names)
+    sequence_length = int(sequence_length)
+
+    def tag(features):
+        features = ensure_min_width(features)
+        logits = tf.cast(model(features, training=False), tf.float32)
+        return logits, tf.nn.softmax(logits, axis=-1)
+
+    def serve_text(text):
+        words = split_whitespace(tf.reshape(text, [-1]))
+        packed = pack_words(tokenizer, words, sequence_length, pad_to_longest=True)
+        positions = packed.pop("word_positions")
+        logits, _ = tag(packed)
+        tag_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        word_tags = gather_word_values(tag_ids, positions, fill_value=outside_id)
+        tags = tf.ragged.map_flat_values(tf.gather, names, word_tags)
+        return {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
+
+    def serve_token_ids(token_ids, segment_ids, padding_mask):
+        logits, probabilities = tag({"token_ids": token_ids, "segment_ids": segment_ids,
+                                     "padding_mask": padding_mask})
+        return {"logits": logits, "probabilities": probabilities}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    archive.add_endpoint(TEXT_SIGNATURE, serve_text,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
+    archive.write_out(path, verbose=False)

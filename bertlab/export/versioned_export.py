@@ -1,0 +1,108 @@
+"""Versioned, atomic SavedModel directories in TF Serving's layout.
+
+TF Serving watches a base directory (`saved_models/sentiment/`) and serves the
+highest integer-named version in it (`1/`, `2/`, ...). A version must appear
+complete or not at all: a server that loads a half-written SavedModel fails or,
+worse, serves garbage. So every export is written into a temporary sibling
+directory (`.tmp-export-*`, ignored by TF Serving because it is not an integer)
+and renamed into place in one `rename` system call; if anything fails before
+the rename, the temporary directory is removed and no version appears.
+
+Example:
+>>> version, path = export_new_version("saved_models/sentiment", write_fn)
+>>> path
+'saved_models/sentiment/3'
+"""
+
+import errno
+import json
+import os
+import re
+import shutil
+import tempfile
+
+TEMP_PREFIX = ".tmp-export-"
+METADATA_DIR = "assets.extra"
+METADATA_FILE = "bertlab_export.json"
+_VERSION = re.compile(r"^[0-9]+$")
+
+
+def list_versions(base_dir):
+    """The integer versions present in `base_dir`, sorted (empty if it does not exist)."""
+    if not os.path.isdir(base_dir):
+        return []
+    return sorted(int(name) for name in os.listdir(base_dir)
+                  if _VERSION.match(name) and os.path.isdir(os.path.join(base_dir, name)))
+
+
+def latest_version_dir(base_dir):
+    """The path of the highest version in `base_dir`, or None."""
+    versions = list_versions(base_dir)
+    return os.path.join(base_dir, str(versions[-1])) if versions else None
+
+
+def export_new_version(base_dir, write_fn, max_attempts=100):
+    """Writes a new version directory with `write_fn`, atomically.
+
+    Args:
+      base_dir: the model's base directory (created if missing).
+      write_fn: called with an empty temporary directory (a sibling of the
+        versions) and writes the whole SavedModel into it.
+      max_attempts: how many version numbers to try when other exporters
+        take the next one at the same time.
+
+    Returns:
+      `(version, path)` of the new version: one more than the highest present.
+
+    Raises:
+      Whatever `write_fn` raises; no version directory is left behind and the
+      temporary directory is removed.
+    """
+    base_dir = os.fspath(base_dir)
+    os.makedirs(base_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=base_dir)
+    try:
+        # mkdtemp makes the directory private (0700); a server running as
+        # another user must be able to read the version.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        write_fn(tmp)
+        version = 0
+        for _ in range(max_attempts):
+            version = max([version] + list_versions(base_dir)) + 1
+            path = os.path.join(base_dir, str(version))
+            try:
+                # Linux `rename` onto a non-empty directory fails: a concurrent
+                # exporter's version is never replaced; try the next number.
+                if os.path.exists(path):
+                    continue
+                os.rename(tmp, path)
+                return version, path
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        raise RuntimeError(f"Could not claim a new version in {base_dir} after "
+                           f"{max_attempts} attempts.")
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_metadata(saved_model_dir, metadata):
+    """Writes `assets.extra/bertlab_export.json` (what the export is, for clients)."""
+    directory = os.path.join(saved_model_dir, METADATA_DIR)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, METADATA_FILE), "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def read_metadata(saved_model_dir):
+    """Reads what `write_metadata` wrote; a clear error if it is missing."""
+    path = os.path.join(saved_model_dir, METADATA_DIR, METADATA_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{saved_model_dir} is not a bertlab export (no {METADATA_DIR}/{METADATA_FILE}).")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
