@@ -1,0 +1,101 @@
+"""The command line of the fine-tuning apps' `train` scripts (flags -> config -> run).
+
+An app's `train.py` supplies its config class (a dataclass with `task`,
+`trainer`, `optimizer`, `schedule` and `export_dir` sections) and its task
+class; this module defines the flags, reads the config and runs `fine_tune`.
+
+Flags, on top of `bertlab.training.flags` (`--config`, `--model_dir`,
+`--strategy`, `--mixed_precision`, `--jit_compile`, `--set key=value`):
+- `--data_dir`: overrides `task.data.data_dir` (relative to the working
+  directory; the config's own relative `data_dir` is relative to the repo);
+- `--init`: overrides `task.encoder.init` ("minilm", a checkpoint directory,
+  "none");
+- `--export_dir`: overrides `export_dir` (base directory of the versioned
+  SavedModels).
+`--config` defaults to `configs/<app>/default.yaml`; `--model_dir` defaults to
+`runs/<app>/<config name>-<time>` (pass an existing one to resume);
+`--mixed_precision` alone means `mixed_bfloat16`.
+
+Example (an app's `train.py`):
+    def main(argv):
+        run_training_app("sentiment", SentimentConfig, SentenceClassificationTask, REPO_ROOT)
+"""
+
+import datetime
+import json
+import os
+import sys
+
+from absl import flags, logging
+
+from bertlab.config import load_config
+from bertlab.tasks.fine_tuning import apply_schedule, fine_tune
+from bertlab.training import flags as training_flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(app_name, repo_root):
+    """Defines the train script's flags (the runner's and `--data_dir/--init/--export_dir`)."""
+    training_flags.define_flags(require_model_dir=False)
+    FLAGS.set_default("config", os.path.join(repo_root, "configs", app_name, "default.yaml"))
+    flags.DEFINE_string("data_dir", None, "Overrides task.data.data_dir (the folder the "
+                        "config's data files are read from).")
+    flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', a checkpoint "
+                        "directory (Hugging Face BERT layout) or 'none'.")
+    flags.DEFINE_string("export_dir", None, "Overrides export_dir: the base directory of "
+                        "the versioned SavedModels.")
+
+
+def normalize_argv(argv):
+    """Lets a bare `--mixed_precision` mean `--mixed_precision=mixed_bfloat16`."""
+    return [("--mixed_precision=mixed_bfloat16" if a == "--mixed_precision" else a)
+            for a in argv]
+
+
+def read_config(config_cls, repo_root):
+    """The app's config from `--config` and every override flag."""
+    overrides = training_flags.overrides_from_flags(FLAGS)
+    if FLAGS.data_dir:
+        overrides["task.data.data_dir"] = os.path.abspath(FLAGS.data_dir)
+    if FLAGS.init:
+        init = FLAGS.init
+        overrides["task.encoder.init"] = init if init in ("minilm", "none") else \
+            os.path.abspath(init)
+    if FLAGS.export_dir:
+        overrides["export_dir"] = os.path.abspath(FLAGS.export_dir)
+    config = load_config(config_cls, FLAGS.config, overrides)
+    data = config.task.data
+    if not os.path.isabs(data.data_dir):
+        data.data_dir = os.path.normpath(os.path.join(repo_root, data.data_dir))
+    if config.export_dir and not os.path.isabs(config.export_dir):
+        config.export_dir = os.path.join(repo_root, config.export_dir)
+    return config
+
+
+def run_training_app(app_name, config_cls, task_cls, repo_root):
+    """Reads flags and config, builds the task, trains, exports; prints the summary."""
+    config = read_config(config_cls, repo_root)
+    model_dir = FLAGS.model_dir
+    if not model_dir:
+        stem = os.path.splitext(os.path.basename(FLAGS.config))[0]
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        model_dir = os.path.join(repo_root, "runs", app_name, f"{stem}-{stamp}")
+    logging.info("Config %s; model_dir %s; export_dir %s", FLAGS.config, model_dir,
+                 config.export_dir)
+    strategy = training_flags.strategy_from_flags(FLAGS)
+    task = task_cls(config.task, global_batch_size=config.trainer.global_batch_size)
+    trainer_config, optimizer_config = apply_schedule(
+        config.schedule, config.trainer, config.optimizer, task.num_examples("train"))
+    summary = fine_tune(task, trainer_config, optimizer_config, model_dir,
+                        export_dir=config.export_dir or None, strategy=strategy,
+                        metadata={"config": os.path.basename(FLAGS.config),
+                                  "init": config.task.encoder.init})
+    summary["model_dir"] = model_dir
+    best = summary.get("best") or {}
+    print(json.dumps({"app": app_name, "model_dir": model_dir,
+                      "best_step": best.get("step"), "best": best.get("results"),
+                      "export": summary.get("export"),
+                      "train_examples_per_second": summary.get("examples_per_second")},
+                     default=str), file=sys.stdout)
+    return summary

@@ -1,0 +1,299 @@
+"""Token classification (NER with BIO tags) as a `Task` for bertlab's training runner.
+
+Sentences are lists of words with one tag each (CoNLL column files or a
+prepared TFDS dataset). Each word is tokenized into subwords in the graph
+(`bertlab.text.word_tokenization.pack_words`); its tag is learned and predicted
+at its first subword, the other subwords are ignored (label -1). Batches are
+bucketed by length. The validation metric is seqeval's entity F1 (exact span
+match), computed in the graph by `EntitySpanF1`. The export takes raw strings
+and returns one tag per whitespace-separated word
+(`bertlab.export.export_token_classifier`).
+
+Example:
+>>> task = TokenClassificationTask(TokenClassificationConfig(), global_batch_size=32)
+>>> run_experiment(task, trainer_config, optimizer_config, "runs/conll")
+"""
+
+import dataclasses
+import typing
+
+import tensorflow as tf
+from absl import logging
+
+from bertlab.data import (DEFAULT_BOUNDARIES, DataError, bucket_by_length, hold_out_every,
+                          is_tfds_source, load_tfds_tagged, read_conll)
+from bertlab.export import export_token_classifier, write_metadata
+from bertlab.models.bert_token_classifier import BertTokenClassifier
+from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
+from bertlab.tasks.entity_span_f1 import EntitySpanF1
+from bertlab.tasks.sentence_classification import SPLITS, resolve_source, subset_indices
+from bertlab.text.word_tokenization import pack_words, scatter_word_labels
+from bertlab.training.task import Task
+
+IGNORE_LABEL = -1
+
+
+@dataclasses.dataclass
+class TaggedDataConfig:
+    """Where the tagged sentences come from.
+
+    Attributes:
+      data_dir: the folder relative file names are read from.
+      train, validation: a CoNLL file under `data_dir` (or an absolute path),
+        or `tfds:<name>` (e.g. `tfds:conll2003`). `validation` is "" when
+        `holdout_every` carves it from `train`.
+      tfds_train_split, tfds_validation_split, tfds_tags_feature: TFDS names.
+      token_column, tag_column: CoNLL columns (0-based; negative from the end).
+      holdout_every: > 1: every n-th training sentence is the validation
+        split (deterministic); 0: off.
+      max_train_examples, max_validation_examples: > 0: a deterministic
+        random subset of this many sentences; 0: all.
+    """
+
+    data_dir: str = "../shared/data"
+    train: str = "conll2003/train.txt"
+    validation: str = "conll2003/valid.txt"
+    tfds_train_split: str = "train"
+    tfds_validation_split: str = "validation"
+    tfds_tags_feature: str = "ner"
+    token_column: int = 0
+    tag_column: int = -1
+    holdout_every: int = 0
+    max_train_examples: int = 0
+    max_validation_examples: int = 0
+
+    def __post_init__(self):
+        if self.holdout_every == 1 or self.holdout_every < 0:
+            raise ValueError(f"`holdout_every` must be 0 or at least 2, got {self.holdout_every}.")
+        if bool(self.validation) == bool(self.holdout_every):
+            raise ValueError("Set exactly one of `validation` (a source) and `holdout_every` "
+                             f"(carve it from `train`); got validation={self.validation!r}, "
+                             f"holdout_every={self.holdout_every}.")
+
+
+@dataclasses.dataclass
+class TokenClassificationConfig:
+    """A BIO tagging task.
+
+    Attributes:
+      encoder: see `EncoderConfig`.
+      data: see `TaggedDataConfig`.
+      tag_names: the tags, "O" included; empty: "O", then `B-`/`I-` of every
+        entity type found in the training and validation data, sorted.
+      sequence_length: longest subword sequence in training (`[CLS]`/`[SEP]`
+        included); the words beyond it are not trained on.
+      serving_sequence_length: the same for the export (0: `sequence_length`);
+        words beyond it are tagged `O`.
+      head_dropout: dropout before the tagging layer.
+      eval_batch_size: global batch size of the validation split.
+      bucket_boundaries: length buckets of `bucket_by_length`.
+      seed: data order and subset seed.
+    """
+
+    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    data: TaggedDataConfig = dataclasses.field(default_factory=TaggedDataConfig)
+    tag_names: typing.List[str] = dataclasses.field(default_factory=list)
+    sequence_length: int = 256
+    serving_sequence_length: int = 0
+    head_dropout: float = 0.1
+    eval_batch_size: int = 64
+    bucket_boundaries: typing.List[int] = dataclasses.field(
+        default_factory=lambda: list(DEFAULT_BOUNDARIES))
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.tag_names and "O" not in self.tag_names:
+            raise ValueError(f"`tag_names` must contain 'O', got {self.tag_names}.")
+        if self.sequence_length < 3:
+            raise ValueError(f"`sequence_length` must be at least 3, got {self.sequence_length}.")
+        if self.serving_sequence_length and self.serving_sequence_length < 3:
+            raise ValueError("`serving_sequence_length` must be 0 or at least 3, got "
+                             f"{self.serving_sequence_length}.")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"`eval_batch_size` must be positive, got {self.eval_batch_size}.")
+
+
+def tags_from_data(*tag_lists):
+    """"O" then B-/I- of every entity type in the given tag sequences, sorted by type."""
+    types = sorted({tag[2:] for tags in tag_lists for sentence in tags for tag in sentence
+                    if tag != "O"})
+    return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
+
+
+class TokenClassificationTask(Task):
+    """Fine-tunes a `BertTokenClassifier` on BIO-tagged sentences.
+
+    Args:
+      config: a `TokenClassificationConfig`.
+      global_batch_size: training sentences per step over all replicas.
+
+    Attributes:
+      tokenizer: the `BertTokenizer` (exported with the model).
+      tag_names: the tag of each class id.
+      main_metric: "entity_f1".
+    """
+
+    main_metric = "entity_f1"
+
+    def __init__(self, config, global_batch_size=32):
+        self.config = config
+        self.global_batch_size = int(global_batch_size)
+        self._examples = {}
+        self._encoded = {}
+        self.tokenizer = build_tokenizer(
+            config.encoder,
+            training_texts=lambda: [" ".join(words) for words in self.examples("train").tokens])
+        if config.tag_names:
+            self.tag_names = list(config.tag_names)
+        else:
+            self.tag_names = tags_from_data(self.examples("train").tags,
+                                            self.examples("validation").tags)
+        self._tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+
+    # ------------------------------------------------------------------ data
+
+    def _read(self, source, split_name):
+        data = self.config.data
+        if is_tfds_source(source):
+            tfds_split = data.tfds_train_split if split_name == "train" else \
+                data.tfds_validation_split
+            return load_tfds_tagged(source[len("tfds:"):], tfds_split,
+                                    tags_feature=data.tfds_tags_feature)
+        return read_conll(resolve_source(data.data_dir, source), data.token_column,
+                          data.tag_column)
+
+    def examples(self, split):
+        """`TaggedSentences` of `split` (words and tag names)."""
+        if split not in SPLITS:
+            raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}.")
+        if split in self._examples:
+            return self._examples[split]
+        data = self.config.data
+        if data.holdout_every:
+            sentences = self._read(data.train, "train")
+            sentences = sentences.select(hold_out_every(len(sentences), data.holdout_every, split))
+        else:
+            sentences = self._read(data.train if split == "train" else data.validation, split)
+        limit = data.max_train_examples if split == "train" else data.max_validation_examples
+        sentences = sentences.select(subset_indices(len(sentences), limit, self.config.seed))
+        for words in sentences.tokens:
+            for word in words:
+                if not word or len(word.split()) != 1:
+                    raise DataError(f"{split} data has the word {word!r}: words must be "
+                                    "non-empty and hold no whitespace.")
+        self._examples[split] = sentences
+        logging.info("%s: %d sentences", split, len(sentences))
+        return sentences
+
+    def num_examples(self, split):
+        return len(self.examples(split))
+
+    def _encode(self, split):
+        """Ragged `[n, (subwords)]` token ids and labels (-1 off first subwords)."""
+        if split in self._encoded:
+            return self._encoded[split]
+        sentences = self.examples(split)
+        unknown = sorted({t for tags in sentences.tags for t in tags} - set(self._tag_ids))
+        if unknown:
+            raise DataError(f"{split} data has tags {unknown} that are not in `tag_names` "
+                            f"{self.tag_names}.")
+
+        @tf.function(reduce_retracing=True)
+        def encode(words, tags):
+            packed = pack_words(self.tokenizer, words, self.config.sequence_length,
+                                pad_to_longest=True)
+            width = tf.shape(packed["token_ids"])[1]
+            labels = scatter_word_labels(tags, packed["word_positions"], width, IGNORE_LABEL)
+            lengths = tf.reduce_sum(packed["padding_mask"], axis=1)
+            truncated = tf.reduce_sum(tf.cast(packed["word_positions"].flat_values < 0,
+                                              tf.int32))
+            return packed["token_ids"], labels, lengths, truncated
+
+        ids, labels, cut = [], [], 0
+        for start in range(0, len(sentences), 2048):
+            words = tf.ragged.constant(sentences.tokens[start:start + 2048], dtype=tf.string)
+            tags = tf.ragged.constant([[self._tag_ids[t] for t in s]
+                                       for s in sentences.tags[start:start + 2048]],
+                                      dtype=tf.int32, ragged_rank=1)
+            token_ids, label_ids, lengths, truncated = encode(words, tags)
+            ids.append(tf.RaggedTensor.from_tensor(token_ids, lengths=lengths))
+            labels.append(tf.RaggedTensor.from_tensor(label_ids, lengths=lengths))
+            cut += int(truncated)
+        if cut:
+            logging.warning("%s: %d words lie beyond sequence_length=%d subwords and are "
+                            "not used.", split, cut, self.config.sequence_length)
+        self._encoded[split] = (tf.concat(ids, axis=0), tf.concat(labels, axis=0))
+        return self._encoded[split]
+
+    def build_dataset(self, split, input_context=None):
+        token_ids, labels = self._encode(split)
+        training = split == "train"
+        batch_size = self.global_batch_size if training else self.config.eval_batch_size
+        dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
+        if input_context is not None:
+            dataset = dataset.shard(input_context.num_input_pipelines,
+                                    input_context.input_pipeline_id)
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
+        if training:
+            dataset = dataset.shuffle(int(token_ids.nrows()), seed=self.config.seed,
+                                      reshuffle_each_iteration=True).repeat()
+
+        def features(ids, label):
+            return ({"token_ids": ids, "segment_ids": tf.zeros_like(ids),
+                     "padding_mask": tf.ones_like(ids)}, label)
+
+        dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
+        pad = {"token_ids": self.tokenizer.token_to_id("[PAD]"), "segment_ids": 0,
+               "padding_mask": 0}
+        dataset = bucket_by_length(dataset, batch_size, self.config.bucket_boundaries,
+                                   padding_values=(pad, IGNORE_LABEL))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    # ----------------------------------------------------------------- model
+
+    def build_model(self):
+        encoder = build_encoder(self.config.encoder, self.tokenizer)
+        return BertTokenClassifier(encoder, num_tags=len(self.tag_names),
+                                   dropout=self.config.head_dropout)
+
+    def compute_loss(self, labels, outputs):
+        labels = tf.cast(labels, tf.int32)
+        weights = tf.cast(labels != IGNORE_LABEL, tf.float32)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.maximum(labels, 0), logits=tf.cast(outputs, tf.float32))
+        return tf.reduce_sum(losses * weights), tf.reduce_sum(weights)
+
+    def build_metrics(self):
+        return [EntitySpanF1(self.tag_names, ignore_id=IGNORE_LABEL, name="entity_f1")]
+
+    def update_metrics(self, metrics, labels, outputs):
+        for metric in metrics:
+            metric.update_state(labels, outputs)
+
+    def aggregate_eval(self, metrics):
+        results = {}
+        for metric in metrics:
+            results[metric.name] = float(metric.result())
+            if isinstance(metric, EntitySpanF1):
+                results["entity_precision"] = float(metric.precision())
+                results["entity_recall"] = float(metric.recall())
+        return results
+
+    # ---------------------------------------------------------------- export
+
+    @property
+    def serving_sequence_length(self):
+        return self.config.serving_sequence_length or self.config.sequence_length
+
+    def export(self, model, path, metadata=None):
+        """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`."""
+        export_token_classifier(model, self.tokenizer, self.tag_names,
+                                self.serving_sequence_length, path)
+        write_metadata(path, {
+            "task": "token_classification",
+            "tag_names": list(self.tag_names),
+            "sequence_length": self.serving_sequence_length,
+            "lowercase": self.tokenizer.lowercase,
+            **(metadata or {}),
+        })
