@@ -1,0 +1,68 @@
+"""Tags the entities in texts with an exported NER SavedModel.
+
+    python -m apps.ner.predict --model_dir=saved_models/ner/1 "EU rejects German call"
+    cat sentences.txt | python -m apps.ner.predict --model_dir=saved_models/ner/1
+
+Words are whitespace-separated (punctuation attached to a word is part of it).
+Prints each text with its entities bracketed and typed, e.g.
+`[EU]ORG rejects [German]MISC call`, and the entity list; `--json` prints one
+JSON object per line with the words, their tags and the entities.
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+from apps.ner.config import APP_NAME, REPO_ROOT
+from bertlab.export import ExportedModel, read_texts
+
+flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, "saved_models", APP_NAME),
+                    "An exported version directory, or the base directory (latest version).")
+flags.DEFINE_bool("json", False, "Print JSON lines instead of text.")
+flags.DEFINE_integer("batch_size", 64, "Texts per call of the model.")
+FLAGS = flags.FLAGS
+
+
+def entities(words, tags):
+    """`[(type, first word index, last word index, text)]` read from BIO tags (seqeval's way)."""
+    spans, start, kind = [], None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, tag_type = tag.partition("-")
+        continues = prefix == "I" and tag_type == kind
+        if start is not None and not continues:
+            spans.append((kind, start, i - 1, " ".join(words[start:i])))
+            start, kind = None, None
+        if prefix in ("B", "I") and not continues:
+            start, kind = i, tag_type
+    return spans
+
+
+def format_prediction(words, tags, as_json=False):
+    """One printable line (or JSON object) for a tagged text."""
+    found = entities(words, tags)
+    if as_json:
+        return json.dumps({"tokens": words, "tags": tags,
+                           "entities": [{"type": k, "start": s, "end": e, "text": t}
+                                        for k, s, e, t in found]}, ensure_ascii=False)
+    marked = list(words)
+    for kind, start, end, _ in found:
+        marked[start] = "[" + marked[start]
+        marked[end] = marked[end] + "]" + kind
+    listing = "; ".join(f"{k}: {t}" for k, _, _, t in found) or "no entities"
+    return f"{' '.join(marked)}\n    {listing}"
+
+
+def main(argv):
+    texts = read_texts(argv[1:])
+    if not texts:
+        raise app.UsageError("Give texts as arguments or lines on stdin.")
+    model = ExportedModel(FLAGS.model_dir)
+    outputs = model.run(texts, FLAGS.batch_size)
+    for tokens, tags in zip(outputs["tokens"], outputs["tags"]):
+        words = [t.decode("utf-8") for t in tokens]
+        print(format_prediction(words, [t.decode("utf-8") for t in tags], FLAGS.json))
+
+
+if __name__ == "__main__":
+    app.run(main)
