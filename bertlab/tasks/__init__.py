@@ -1,3 +1,21 @@
-"""Fine-tuning tasks for the training runner: sentence classification, token classification."""
+"""Fine-tuning tasks for the training runner and what runs them.
 
+- `SentenceClassificationTask` (sentence_classification.py): sentiment/topic
+  classification of raw text with a `BertClassifier`.
+- `TokenClassificationTask` (token_classification.py): BIO tagging (NER) with a
+  `BertTokenClassifier`, first-subword alignment, seqeval entity F1
+  (`EntitySpanF1`, entity_span_f1.py).
+- `EncoderConfig` (encoder_config.py): MiniLM, a checkpoint directory, or a
+  fresh encoder with a given or learned vocabulary.
+- `fine_tune`, `ScheduleConfig`, `BestModelTrainer` (fine_tuning.py): epochs,
+  best-checkpoint keeping and export on top of the one runner;
+  `fine_tuning_cli.py`: the apps' train command line.
+"""
+
+from bertlab.tasks.encoder_config import EncoderConfig
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
+from bertlab.tasks.fine_tuning import BestModelTrainer, ScheduleConfig, apply_schedule, fine_tune
+from bertlab.tasks.sentence_classification import (SentenceClassificationConfig,
+                                                   SentenceClassificationTask, SentenceDataConfig)
+from bertlab.tasks.token_classification import (TaggedDataConfig, TokenClassificationConfig,
+                                                TokenClassificationTask)
