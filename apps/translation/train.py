@@ -14,7 +14,6 @@ BLEU with beam search; export the best with in-graph tokenization, beam search
 and detokenization; write `summary.json` into the model directory.
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from apps.translation.data import load_pairs, parse_direction
 from apps.translation.metrics import translation_metrics
 from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
+from bertlab.decoding import with_export_overrides
 from bertlab.tasks.fine_tuning_cli import normalize_argv
 from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
 from bertlab.text.sentencepiece_tokenizer import SentencePieceError
@@ -54,23 +54,6 @@ def resolve(path, base):
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
 
 
-def export_decoding_config(decoding, beam_width=None, max_length=None):
-    """The decoding fixed in the export: the config's, with the flags' beam width and
-    maximum length (beam width 1 means greedy search)."""
-    changes = {}
-    if beam_width is not None:
-        if beam_width < 1:
-            raise app.UsageError(f"--export_beam_width must be positive, got {beam_width}.")
-        changes["beam_width"] = beam_width
-        if beam_width == 1 and decoding.method == "beam":
-            changes["method"] = "greedy"
-    if max_length is not None:
-        if max_length < 1:
-            raise app.UsageError(f"--export_max_length must be positive, got {max_length}.")
-        changes["max_length"] = max_length
-    return dataclasses.replace(decoding, **changes)
-
-
 def read_config():
     overrides = training_flags.overrides_from_flags(FLAGS)
     if FLAGS.direction:
@@ -95,6 +78,11 @@ def main(argv):
 
 def run():
     config_path, config = read_config()
+    try:
+        export_decoding = with_export_overrides(config.decoding, FLAGS.export_beam_width,
+                                                FLAGS.export_max_length)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
     strategy = training_flags.strategy_from_flags(FLAGS)
     data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
     stem = os.path.splitext(os.path.basename(config_path))[0]
@@ -120,8 +108,7 @@ def run():
     summary = train_and_export(
         config, tokenizer, {"train": train, "validation": validation}, validation, metric_fn,
         model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
-        export_decoding=export_decoding_config(config.decoding, FLAGS.export_beam_width,
-                                               FLAGS.export_max_length),
+        export_decoding=export_decoding,
         metadata={"app": APP_NAME, "config": os.path.basename(config_path),
                   "dataset": data.dataset, "direction": data.direction,
                   "vocabulary_size": tokenizer.vocabulary_size},

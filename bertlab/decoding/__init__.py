@@ -13,5 +13,6 @@ from bertlab.decoding.logits_processing import (NEG_INF, LogitsProcessor,
                                                 apply_repetition_penalty, apply_temperature,
                                                 suppress_tokens, top_k_filter, top_p_filter)
 from bertlab.decoding.sampling import sample
-from bertlab.decoding.seq2seq_generator import DecodingConfig, Seq2SeqGenerator
+from bertlab.decoding.seq2seq_generator import (DecodingConfig, Seq2SeqGenerator,
+                                                with_export_overrides)
 from bertlab.decoding.step_decoding import GenerationOutput

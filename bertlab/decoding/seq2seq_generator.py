@@ -61,6 +61,25 @@ class DecodingConfig:
             raise ValueError(f"`min_length` must be in [0, max_length], got {self.min_length}.")
 
 
+def with_export_overrides(config, beam_width=None, max_length=None):
+    """`config` with the beam width and maximum length an export fixes (the apps'
+    `--export_beam_width`, `--export_max_length` flags; None keeps the config's).
+    A beam width of 1 turns beam search into greedy search."""
+    changes = {}
+    if beam_width is not None:
+        if int(beam_width) < 1:
+            raise ValueError(f"The export beam width must be positive, got {beam_width}.")
+        changes["beam_width"] = int(beam_width)
+        if int(beam_width) == 1 and config.method == "beam":
+            changes["method"] = "greedy"
+    if max_length is not None:
+        if int(max_length) < 1:
+            raise ValueError(f"The export max length must be positive, got {max_length}.")
+        changes["max_length"] = int(max_length)
+        changes["min_length"] = min(config.min_length, int(max_length))
+    return dataclasses.replace(config, **changes)
+
+
 class Seq2SeqGenerator:
     """Generates target token ids from source token ids with a `Seq2SeqTransformer`.
 

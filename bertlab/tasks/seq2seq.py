@@ -533,7 +533,7 @@ def export_generation_module(module, export_dir, metadata):
 
 def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, model_dir,
                      export_dir=None, strategy=None, output_key="translation",
-                     export_decoding=None, metadata=None, log_fn=print):
+                     export_decoding=None, metadata=None, extra_summary=None, log_fn=print):
     """Trains with the runner, picks the best checkpoint by a generation metric,
     exports it, and completes `model_dir/summary.json`.
 
@@ -554,6 +554,7 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
       output_key: output name of the `serving_default` signature.
       export_decoding: `DecodingConfig` fixed in the export (default: `config.decoding`).
       metadata: dict stored with the export.
+      extra_summary: dict added to the summary (e.g. a baseline's scores).
       log_fn: progress lines.
 
     Returns:
@@ -598,6 +599,7 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
                                        "examples": len(selection_sources),
                                        "candidates": results}
     summary["validation_generation"] = results[best]
+    summary.update(extra_summary or {})
     if export_dir:
         export_decoding = export_decoding or config.decoding
         export_module = module

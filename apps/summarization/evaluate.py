@@ -1,0 +1,85 @@
+"""Scores an exported summarization model with ROUGE-1/2/L (rouge-score), next to the
+first-sentence baseline scored the same way.
+
+    python -m apps.summarization.evaluate --model_dir=saved_models/summarization/1 \
+        [--data=scitldr|csl_ts|tfds:NAME|examples.tsv] [--split=validation] \
+        [--data_dir=../shared/data] [--output=summaries.txt]
+
+Only the SavedModel is used (loaded with `tensorflow` and `tensorflow_text`).
+`--data` defaults to the dataset the model was trained on; a `.tsv` file holds
+`source<TAB>reference[<TAB>reference...]` lines. Prints one JSON object.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from apps.summarization.config import APP_NAME, DEFAULT_DATA_DIR, OUTPUT_KEY, REPO_ROOT
+from apps.summarization.data import SPLITS, load_examples, read_tsv_examples
+from apps.summarization.metrics import rouge_scores
+from bertlab.data.readers import DataError
+from bertlab.export import ExportedModel
+
+flags.DEFINE_string("model_dir", str(REPO_ROOT / "saved_models" / APP_NAME),
+                    "An exported version directory, or the base directory (latest version).")
+flags.DEFINE_string("data", None, "Dataset name (scitldr, csl_ts, tfds:NAME) or a .tsv file; "
+                    "default: the training dataset.")
+flags.DEFINE_enum("split", "validation", list(SPLITS), "Split of a named dataset.")
+flags.DEFINE_string("data_dir", None, "Folder of the datasets (default ../shared/data).")
+flags.DEFINE_enum("language", None, ["en", "zh"], "ROUGE tokenization (default: the model's).")
+flags.DEFINE_integer("limit", None, "Score only the first N examples.")
+flags.DEFINE_integer("batch_size", 16, "Texts per call of the model.")
+flags.DEFINE_string("output", None, "Also write the summaries here, one per line.")
+FLAGS = flags.FLAGS
+
+
+def summarize(model, sources, batch_size):
+    """Summaries of `sources` by the exported model (batched by length)."""
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    outputs = model.run([sources[i] for i in order], batch_size=batch_size)[OUTPUT_KEY]
+    summaries = [None] * len(sources)
+    for i, text in zip(order, outputs):
+        summaries[i] = text.decode("utf-8", errors="replace")
+    return summaries
+
+
+def run():
+    model = ExportedModel(FLAGS.model_dir)
+    metadata = model.metadata
+    language = FLAGS.language or metadata.get("language", "en")
+    data = FLAGS.data or metadata.get("dataset")
+    if data and data.endswith(".tsv"):
+        examples = read_tsv_examples(data).head(FLAGS.limit)
+    elif data:
+        data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
+        examples = load_examples(data, FLAGS.split, data_dir, FLAGS.limit)
+    else:
+        raise DataError("Pass --data (a dataset name or a .tsv file).")
+    summaries = summarize(model, examples.sources, FLAGS.batch_size)
+    if FLAGS.output:
+        tmp = FLAGS.output + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(s.replace("\n", " ") + "\n" for s in summaries)
+        os.replace(tmp, FLAGS.output)
+    result = {"model": model.path, "data": data, "split": FLAGS.split, "examples": len(examples),
+              "rouge": rouge_scores(summaries, examples.references, language),
+              "first_sentence_baseline": rouge_scores(examples.first_sentences,
+                                                      examples.references, language)}
+    print(json.dumps(result, ensure_ascii=False))
+    return result
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        run()
+    except (DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,157 @@
+"""Trains a summarization model and exports it as a versioned SavedModel.
+
+    python -m apps.summarization.train [--config=configs/summarization/default.yaml]
+        [--data_dir=../shared/data] [--init=minilm|DIR|none]
+        [--export_dir=saved_models/summarization] [--model_dir=runs/summarization/default]
+        [--strategy=default|mirrored|multi_worker] [--mixed_precision]
+        [--export_beam_width=4] [--export_max_length=48] [--set trainer.train_steps=100 ...]
+
+With `task.model.init_from_bert` (default: "minilm", all-MiniLM-L6-v2) the
+encoder and the decoder start from the BERT checkpoint (BERT2BERT) and its
+WordPiece vocabulary is used; with "none" a SentencePiece vocabulary is trained
+on the training split and the Transformer starts from scratch. After training
+with the runner, the latest checkpoints (and their average) are scored by
+validation ROUGE-L with beam search; the best is exported with in-graph
+tokenization, beam search and detokenization. `summary.json` (model directory)
+also holds the first-sentence baseline scored with the same ROUGE.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags, logging
+
+from apps.summarization.config import (APP_NAME, DEFAULT_DATA_DIR, OUTPUT_KEY, REPO_ROOT,
+                                       SummarizationConfig)
+from apps.summarization.data import load_examples
+from apps.summarization.metrics import rouge_scores
+from apps.summarization.wordpiece_codec import WordPieceCodec
+from bertlab.config import ConfigError, load_config
+from bertlab.data.readers import DataError
+from bertlab.decoding import with_export_overrides
+from bertlab.tasks.encoder_config import resolve_init
+from bertlab.tasks.fine_tuning_cli import normalize_argv
+from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
+from bertlab.text.bert_preprocessor import read_lowercase_flag
+from bertlab.text.sentencepiece_tokenizer import SentencePieceError
+from bertlab.training import flags as training_flags
+
+training_flags.define_flags(require_model_dir=False)
+flags.FLAGS.set_default("config", str(REPO_ROOT / "configs" / APP_NAME / "default.yaml"))
+flags.DEFINE_string("data_dir", None, "Folder of the datasets (default: ../shared/data "
+                    "beside the repository); for tfds:<name> datasets, the TFDS data dir.")
+flags.DEFINE_string("init", None, "Overrides task.model.init_from_bert: 'minilm', a BERT "
+                    "checkpoint directory (Hugging Face layout) or 'none' (from scratch).")
+flags.DEFINE_string("export_dir", None, "Overrides export_dir (base directory of the "
+                    "versioned SavedModels).")
+flags.DEFINE_integer("export_beam_width", None, "Beam width fixed in the export "
+                     "(default: decoding.beam_width; 1 = greedy).")
+flags.DEFINE_integer("export_max_length", None, "Most generated tokens, fixed in the export "
+                     "(default: decoding.max_length).")
+FLAGS = flags.FLAGS
+
+SPM_FILE = "sentencepiece.model"
+
+
+def resolve(path, base):
+    path = os.path.expanduser(str(path))
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
+
+
+def read_config():
+    overrides = training_flags.overrides_from_flags(FLAGS)
+    if FLAGS.init:
+        overrides["task.model.init_from_bert"] = (
+            None if FLAGS.init == "none" else
+            FLAGS.init if FLAGS.init == "minilm" else os.path.abspath(FLAGS.init))
+    if FLAGS.export_dir:
+        overrides["export_dir"] = os.path.abspath(FLAGS.export_dir)
+    config_path = FLAGS.config
+    if not os.path.isfile(config_path) and os.path.isfile(resolve(config_path, REPO_ROOT)):
+        config_path = resolve(config_path, REPO_ROOT)
+    return config_path, load_config(SummarizationConfig, config_path, overrides)
+
+
+def build_tokenizer(config, train, model_dir):
+    """WordPiece of the BERT checkpoint (resolving "minilm"), or a SentencePiece model."""
+    init = config.task.model.init_from_bert
+    if init and init != "none":
+        bert_dir = resolve_init(init)
+        config.task.model.init_from_bert = bert_dir
+        return WordPieceCodec(os.path.join(bert_dir, "vocab.txt"),
+                              lowercase=read_lowercase_flag(bert_dir))
+    config.task.model.init_from_bert = None
+    texts = train.sources + [r for refs in train.references for r in refs]
+    return subword_tokenizer(config.subword, texts, os.path.join(model_dir, SPM_FILE))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        run()
+    except (ConfigError, DataError, SentencePieceError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run():
+    config_path, config = read_config()
+    try:
+        export_decoding = with_export_overrides(config.decoding, FLAGS.export_beam_width,
+                                                FLAGS.export_max_length)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    strategy = training_flags.strategy_from_flags(FLAGS)
+    data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
+    stem = os.path.splitext(os.path.basename(config_path))[0]
+    model_dir = os.path.abspath(FLAGS.model_dir) if FLAGS.model_dir else str(
+        REPO_ROOT / "runs" / APP_NAME / stem)
+    export_dir = resolve(config.export_dir, REPO_ROOT) if config.export_dir else None
+    data = config.data
+    options = dict(csl_validation_size=data.csl_validation_size,
+                   source_feature=data.source_feature, target_feature=data.target_feature)
+    train = load_examples(data.dataset, "train", data_dir, data.train_limit, **options)
+    validation = load_examples(data.dataset, "validation", data_dir, data.validation_limit,
+                               **options)
+    logging.info("%d training and %d validation examples (%s); model_dir %s", len(train),
+                 len(validation), data.dataset, model_dir)
+    os.makedirs(model_dir, exist_ok=True)
+    try:
+        tokenizer = build_tokenizer(config, train, model_dir)
+    except ValueError as e:  # an unusable `init`
+        raise ConfigError(str(e)) from None
+
+    def metric_fn(hypotheses, references):
+        return rouge_scores(hypotheses, references, data.language)
+
+    limit = config.selection.max_examples
+    baseline = metric_fn(validation.first_sentences[:limit] if limit else
+                         validation.first_sentences,
+                         validation.references[:limit] if limit else validation.references)
+    logging.info("First-sentence baseline on validation: %s", baseline)
+    # Teacher-forced training and validation loss use the first reference.
+    splits = {"train": (train.sources, [r[0] for r in train.references]),
+              "validation": (validation.sources, [r[0] for r in validation.references])}
+    summary = train_and_export(
+        config, tokenizer, splits, (validation.sources, validation.references), metric_fn,
+        model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
+        export_decoding=export_decoding,
+        metadata={"app": APP_NAME, "config": os.path.basename(config_path),
+                  "dataset": data.dataset, "language": data.language,
+                  "init_from_bert": config.task.model.init_from_bert,
+                  "first_sentence_baseline": baseline},
+        extra_summary={"first_sentence_baseline": baseline},
+        log_fn=logging.info)
+    print(json.dumps({"app": APP_NAME, "model_dir": model_dir,
+                      "checkpoint": summary["checkpoint_selection"]["best"],
+                      "validation": summary["validation_generation"],
+                      "first_sentence_baseline": baseline,
+                      "export": summary.get("export"),
+                      "train_time_seconds": summary.get("train_time_seconds")},
+                     ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    app.run(main, argv=normalize_argv(sys.argv))

@@ -1,0 +1,122 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bertlab.decoding import DecodingConfig, with_export_overrides
+from bertlab.decoding.text_generation_module import TextGenerationModule
+from bertlab.models import Seq2SeqTransformer
+from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
+
+MAX_LENGTH = 7
+
+
+@pytest.fixture(scope="module")
+def spm_proto(data_dir):
+    lines = (data_dir / "multi30k" / "train.en").read_text(encoding="utf-8").splitlines()[:800]
+    return train_sentencepiece(lines, vocabulary_size=400)
+
+
+def _module(proto, **decoding):
+    tokenizer = SentencePieceTokenizer(proto)
+    tf.keras.utils.set_random_seed(1)
+    model = Seq2SeqTransformer(tokenizer.vocabulary_size, num_encoder_layers=1,
+                               num_decoder_layers=1, hidden_dim=32, num_heads=2,
+                               intermediate_dim=64, dropout=0.0, initializer_range=0.3)
+    config = DecodingConfig(**{"beam_width": 2, "max_length": MAX_LENGTH, **decoding})
+    return TextGenerationModule(model, tokenizer, config, max_source_length=12,
+                                output_key="translation")
+
+
+def test_text_and_token_id_paths_agree(spm_proto):
+    module = _module(spm_proto)
+    texts = ["A dog runs on the beach.", "Two men", ""]
+    ids, mask = module.encode(tf.constant(texts))
+    assert ids.shape[1] <= 12 and (ids.numpy()[mask.numpy() == 0] == 0).all()
+    # Every source ends with the end token; the empty text is just that.
+    lengths = mask.numpy().sum(axis=1)
+    assert (ids.numpy()[np.arange(3), lengths - 1] == 3).all() and lengths[2] == 1
+    by_ids = module.serve_token_ids(ids, mask)
+    by_text = module.serve_text(tf.constant(texts))["translation"].numpy()
+    expected = module.tokenizer.detokenize(
+        tf.RaggedTensor.from_tensor(by_ids["token_ids"], lengths=by_ids["lengths"])).numpy()
+    np.testing.assert_array_equal(by_text, expected)
+    assert by_ids["token_ids"].shape == (3, MAX_LENGTH)
+
+
+def test_generate_text_keeps_input_order(spm_proto):
+    module = _module(spm_proto, method="greedy")
+    texts = ["A man in a red shirt climbs a rock.", "Hi", "A very long sentence " * 5, "Dog"]
+    one_by_one = [module.generate_text([t])[0] for t in texts]
+    done = []
+    assert module.generate_text(texts, batch_size=2, progress=done.append) == one_by_one
+    assert sum(done) == len(texts)
+
+
+def test_long_and_broken_inputs_do_not_fail(spm_proto):
+    module = _module(spm_proto)
+    texts = tf.constant([b"\xff\xfe\x80", "word " * 3000, "", "\u200b\t\n"])
+    out = module.serve_text(texts)["translation"]
+    assert out.shape == (4,)
+    assert module.serve_text(tf.constant([], tf.string))["translation"].shape == (0,)
+    # Ids outside the vocabulary are clipped, masks are 0/1.
+    ids = tf.constant([[5, 10 ** 6, -4, 3]], tf.int32)
+    out = module.serve_token_ids(ids, tf.constant([[1, 1, 7, 1]], tf.int32))
+    assert out["token_ids"].shape == (1, MAX_LENGTH)
+
+
+def test_export_overrides():
+    config = DecodingConfig(beam_width=4, max_length=64, min_length=10)
+    assert with_export_overrides(config, 1, None).method == "greedy"
+    changed = with_export_overrides(config, 6, 8)
+    assert (changed.beam_width, changed.max_length, changed.min_length) == (6, 8, 8)
+    with pytest.raises(ValueError, match="beam width"):
+        with_export_overrides(config, 0, None)
+
+
+_CLIENT = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+    loaded = tf.saved_model.load(sys.argv[1])
+    serve = loaded.signatures["serving_default"]
+    ids = loaded.signatures["serve_token_ids"]
+    texts = [b"A dog runs.", b"", b"\\xff\\xfe broken", b"long " * 5000, "\\u4f60\\u597d".encode()]
+    out = serve(text=tf.constant(texts))
+    empty = serve(text=tf.constant([], tf.string))
+    by_ids = ids(token_ids=tf.constant([[7, 8, 3]]), padding_mask=tf.constant([[1, 1, 1]]))
+    print(json.dumps({
+        "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bertlab", "keras", "apps")),
+        "inputs": {k: [str(v.dtype.name), v.shape.as_list()]
+                   for k, v in serve.structured_input_signature[1].items()},
+        "outputs": {k: [str(v.dtype.name), v.shape.as_list()]
+                    for k, v in serve.structured_outputs.items()},
+        "id_outputs": sorted(ids.structured_outputs),
+        "translations": [t.decode("utf-8") for t in out["translation"].numpy()],
+        "empty": empty["translation"].shape.as_list(),
+        "id_shape": by_ids["token_ids"].shape.as_list(),
+    }))
+""")
+
+
+def test_saved_model_in_a_fresh_process(spm_proto, tmp_path):
+    module = _module(spm_proto)
+    expected = module.generate_text(["A dog runs.", ""])
+    path = str(tmp_path / "1")
+    module.save(path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, "-c", _CLIENT, path], capture_output=True,
+                            text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [m for m in report["modules"] if not m.startswith("keras")] == []
+    assert report["inputs"] == {"text": ["string", [None]]}
+    assert report["outputs"] == {"translation": ["string", [None]]}
+    assert report["id_outputs"] == ["lengths", "scores", "token_ids"]
+    assert report["translations"][:2] == expected and len(report["translations"]) == 5
+    assert report["empty"] == [0] and report["id_shape"] == [1, MAX_LENGTH]
