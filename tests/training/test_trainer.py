@@ -114,6 +114,18 @@ def test_gradient_accumulation_equals_one_large_batch(tmp_path):
     initial_kernel = ToyTask(regularization=0.01).build_model().get_layer("hidden").kernel.numpy()
     np.testing.assert_allclose(big_scalars["loss"][1] - plain_scalars["loss"][1],
                                0.01 * np.sum(initial_kernel.astype("float64") ** 2), rtol=1e-4)
+    # The first step's gradient is that of (weighted mean loss + L2) on the first 32 examples.
+    keras.utils.set_random_seed(3)
+    task = ToyTask(regularization=0.01)
+    model = task.build_model()
+    x, y, w = task.train
+    with tf.GradientTape() as tape:
+        loss_sum, weight_sum = task.compute_loss({"label": y[:32], "weight": w[:32]},
+                                                 model({"x": x[:32]}, training=True))
+        loss = loss_sum / weight_sum + tf.add_n(model.losses)
+    norm = tf.linalg.global_norm(tape.gradient(loss, model.trainable_variables))
+    np.testing.assert_allclose(big_scalars["gradient_norm"][1], float(norm), rtol=1e-5)
+    np.testing.assert_allclose(big_scalars["loss"][1], float(loss), rtol=1e-5)
 
 
 def test_mixed_bfloat16_follows_float32(tmp_path):
