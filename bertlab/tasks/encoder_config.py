@@ -42,6 +42,10 @@ class EncoderConfig:
       max_sequence_length: position table size (`init: none`).
       vocabulary: `init: none`: a `vocab.txt` path, or "learn".
       vocabulary_size: size of a learned vocabulary.
+      max_unique_characters: the alphabet of a learned vocabulary (rarer
+        characters become `[UNK]`); 0: `vocabulary_size // 3` (each character
+        takes two entries, itself and its `##` form, and Chinese needs
+        thousands).
       lowercase: lower-case (and strip accents) for a `vocabulary` given here;
         checkpoints carry their own flag.
       dropout: hidden and attention dropout while fine-tuning.
@@ -56,6 +60,7 @@ class EncoderConfig:
     max_sequence_length: int = 512
     vocabulary: str = LEARN_VOCABULARY
     vocabulary_size: int = 8000
+    max_unique_characters: int = 0
     lowercase: bool = True
     dropout: float = 0.1
 
@@ -117,8 +122,9 @@ def build_tokenizer(config, training_texts=None):
         raise ValueError("`vocabulary: learn` needs the training text.")
     from bertlab.pretraining.vocabulary_learning import learn_vocabulary_from_lines
 
+    alphabet = config.max_unique_characters or config.vocabulary_size // 3
     tokens = learn_vocabulary_from_lines(training_texts(), config.vocabulary_size,
-                                         lowercase=config.lowercase)
+                                         lowercase=config.lowercase, max_unique_chars=alphabet)
     return BertTokenizer(tokens, lowercase=config.lowercase)
 
 

@@ -1,0 +1,78 @@
+"""Fine-tuning driver: epochs -> steps, the best validation checkpoint kept and exported."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from bertlab.export import read_metadata
+from bertlab.tasks import (BestModelTrainer, EncoderConfig, ScheduleConfig,
+                           SentenceClassificationConfig, SentenceClassificationTask,
+                           SentenceDataConfig, apply_schedule, fine_tune)
+from bertlab.training import OptimizerConfig, TrainerConfig
+
+
+def test_apply_schedule():
+    trainer, optimizer = apply_schedule(ScheduleConfig(epochs=2, evals_per_epoch=2,
+                                                       warmup_fraction=0.1),
+                                        TrainerConfig(global_batch_size=8), OptimizerConfig(),
+                                        num_train_examples=100)
+    assert (trainer.train_steps, trainer.eval_interval, trainer.checkpoint_interval) == (26, 6, 6)
+    assert optimizer.warmup_steps == 3
+    same = apply_schedule(ScheduleConfig(epochs=0), TrainerConfig(train_steps=7),
+                          OptimizerConfig(warmup_steps=2), 100)
+    assert same[0].train_steps == 7 and same[1].warmup_steps == 2
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        ScheduleConfig(warmup_fraction=1.5)
+
+
+@pytest.fixture
+def task(tmp_path, data_dir, minilm_dir):
+    config = SentenceClassificationConfig(
+        encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
+                              intermediate_dim=64, max_sequence_length=64,
+                              vocabulary=f"{minilm_dir}/vocab.txt"),
+        data=SentenceDataConfig(data_dir=str(data_dir), max_train_examples=200,
+                                max_validation_examples=64),
+        sequence_length=32, eval_batch_size=64)
+    return SentenceClassificationTask(config, global_batch_size=16)
+
+
+def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypatch):
+    evaluations = []
+    original = BestModelTrainer.evaluate
+
+    def recording(self, split="validation", steps=None):
+        results = original(self, split, steps)
+        evaluations.append((int(self.global_step.numpy()), results["accuracy"]))
+        return results
+
+    monkeypatch.setattr(BestModelTrainer, "evaluate", recording)
+    trainer_config = TrainerConfig(train_steps=9, global_batch_size=16, eval_interval=3,
+                                   log_interval=3, steps_per_loop=3, checkpoint_interval=0)
+    model_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
+    summary = fine_tune(task, trainer_config, OptimizerConfig(learning_rate=3e-3),
+                        model_dir, export_dir=export_dir, metadata={"note": "test"})
+
+    assert [step for step, _ in evaluations] == [3, 6, 9]
+    best_step, best_value = max(evaluations, key=lambda e: (e[1], -e[0]))
+    assert summary["best"]["step"] == best_step
+    assert summary["best"]["value"] == pytest.approx(best_value)
+    with open(os.path.join(model_dir, "summary.json")) as f:
+        assert json.load(f)["export"] == {"version": 1, "path": os.path.join(export_dir, "1")}
+    metadata = read_metadata(os.path.join(export_dir, "1"))
+    assert metadata["step"] == best_step and metadata["note"] == "test"
+    assert metadata["class_names"] == ["negative", "positive"]
+    assert sorted(os.listdir(model_dir + "/best")) == ["best.json", "model.data-00000-of-00001",
+                                                       "model.index"]
+
+    # A new trainer on the same directory (a resumed run) knows the best so far and
+    # restores exactly the weights that scored it.
+    trainer = BestModelTrainer(task, trainer_config, OptimizerConfig(), model_dir,
+                               metric="accuracy")
+    assert trainer.best["step"] == best_step
+    trainer.restore_best()
+    assert trainer.evaluate()["accuracy"] == pytest.approx(best_value)
+    trainer.close()
+    assert np.isfinite(summary["final_eval"]["loss"])
