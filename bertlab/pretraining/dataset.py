@@ -143,3 +143,31 @@ def build_pretraining_dataset(file_patterns, batch_size, is_training, seq_length
     options.deterministic = True
     dataset = dataset.with_options(options)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def majority_token_baseline(file_patterns, max_records=None):
+    """MLM accuracy of always predicting the most frequent masked token.
+
+    The reference a trained model's `mlm_accuracy` must clearly beat. Counts
+    weighted `masked_lm_ids` over the records of `file_patterns`.
+
+    Returns `(accuracy, token_id)`.
+    """
+    files = list_files(file_patterns)
+    seq_length, predictions = infer_lengths(files[0])
+    spec = _feature_spec(seq_length, predictions)
+    dataset = tf.data.TFRecordDataset(files)
+    if max_records:
+        dataset = dataset.take(max_records)
+    counts = {}
+    total = 0.0
+    for batch in dataset.batch(1024).map(lambda r: tf.io.parse_example(r, spec)):
+        ids = batch["masked_lm_ids"].numpy().ravel()
+        weights = batch["masked_lm_weights"].numpy().ravel()
+        for token_id, weight in zip(ids[weights > 0], weights[weights > 0]):
+            counts[int(token_id)] = counts.get(int(token_id), 0.0) + float(weight)
+        total += float(weights.sum())
+    if not total:
+        raise CorpusError(f"No masked positions in {', '.join(files)}.")
+    token_id = max(counts, key=counts.get)
+    return counts[token_id] / total, token_id

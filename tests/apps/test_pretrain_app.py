@@ -1,0 +1,103 @@
+"""WikiText-2 end to end through the pretraining apps: prepare_text -> build_vocab ->
+create_data -> train -> an exported encoder the other apps can load."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import REPO_ROOT
+
+
+def _run(module, *args, expect_ok=True):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if expect_ok and proc.returncode != 0:
+        raise AssertionError(f"{module} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, data_dir):
+    work = tmp_path_factory.mktemp("pretrain")
+    # A slice of WikiText-2: its first 2,000 lines (about 10 articles).
+    lines = (data_dir / "wikitext2" / "valid.txt").read_text("utf-8").splitlines()[:2000]
+    (work / "wiki.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _run("apps.pretrain.prepare_text", f"--input={work}/wiki.txt", "--input_format=wikitext",
+         f"--output_dir={work}", "--validation_documents=2")
+    _run("apps.pretrain.build_vocab", f"--input={work}/train.txt", f"--output={work}/vocab.txt",
+         "--vocab_size=3000")
+    for split, dupe in (("train", 3), ("validation", 1)):
+        _run("apps.pretrain.create_data", f"--input={work}/{split}.txt",
+             f"--vocab_file={work}/vocab.txt", f"--output={work}/{split}",
+             "--max_seq_length=64", "--max_predictions_per_seq=10", f"--dupe_factor={dupe}",
+             "--noprogress")
+    train_args = [
+        "--config=configs/pretrain/tiny.yaml", f"--model_dir={work}/run",
+        f"--train_files={work}/train-*.tfrecord",
+        f"--validation_files={work}/validation-*.tfrecord", f"--vocab_file={work}/vocab.txt",
+        "--set", "trainer.train_steps=240", "--set", "optimizer.warmup_steps=20",
+        "--set", "optimizer.learning_rate=2e-3", "--set", "trainer.steps_per_loop=40",
+        "--set", "trainer.log_interval=80", "--set", "trainer.checkpoint_interval=120",
+        "--set", "task.encoder.max_sequence_length=64"]
+    _run("apps.pretrain.train", *train_args)
+    return work, train_args
+
+
+def test_training_beats_the_majority_baseline(pipeline):
+    work, _ = pipeline
+    summary = json.loads((work / "run" / "summary.json").read_text())
+    assert summary["steps"] == 240
+    baseline = summary["mlm_majority_baseline"]["accuracy"]
+    accuracy = summary["final_eval"]["mlm_accuracy"]
+    assert accuracy > baseline + 0.02, (accuracy, baseline)
+    assert summary["final_eval"]["mlm_perplexity"] < 3000  # vocabulary size: a uniform guess
+    assert summary["examples_per_second"] > 0
+    assert os.listdir(work / "run" / "train")  # TensorBoard events
+
+
+def test_export_is_loadable_by_the_library(pipeline):
+    from bertlab.models import BertEncoder
+    from bertlab.text import BertPreprocessor
+
+    work, _ = pipeline
+    export = work / "run" / "export"
+    encoder = BertEncoder.from_pretrained(export)
+    preprocessor = BertPreprocessor.from_pretrained(export, sequence_length=16)
+    out = encoder(preprocessor(tf.constant(["the game was released in japan ."])))
+    assert out["sequence_output"].shape == (1, 16, encoder.hidden_dim)
+    assert np.all(np.isfinite(out["pooled_output"].numpy()))
+
+
+def test_rerun_resumes_instead_of_restarting(pipeline):
+    work, train_args = pipeline
+    proc = _run("apps.pretrain.train", *train_args)
+    assert "nothing to train" in (proc.stdout + proc.stderr)
+    assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 240
+
+
+def test_bad_input_gives_clear_errors(pipeline, tmp_path):
+    work, train_args = pipeline
+    base = [a for a in train_args if not a.startswith("--model_dir")]
+    proc = _run("apps.pretrain.train", *base, f"--model_dir={tmp_path}/a", "--set",
+                "trainer.no_such_key=1", expect_ok=False)
+    assert proc.returncode != 0 and "no_such_key" in proc.stderr
+    proc = _run("apps.pretrain.train", *base, f"--model_dir={tmp_path}/b",
+                f"--train_files={tmp_path}/missing-*.tfrecord", expect_ok=False)
+    assert proc.returncode != 0 and "No pretraining data files match" in proc.stderr
+    no_mask = tmp_path / "vocab.txt"
+    no_mask.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
+    proc = _run("apps.pretrain.create_data", f"--input={work}/train.txt",
+                f"--vocab_file={no_mask}", f"--output={tmp_path}/x", expect_ok=False)
+    assert proc.returncode != 0 and "[MASK]" in proc.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    proc = _run("apps.pretrain.build_vocab", f"--input={empty}", f"--output={tmp_path}/v.txt",
+                expect_ok=False)
+    assert proc.returncode != 0 and "empty" in proc.stderr.lower()
+    assert not (tmp_path / "v.txt").exists()
