@@ -22,29 +22,6 @@ def load_weights(path):
         return {k: data[k] for k in data.files}
 
 
-def test_mirrored_follows_one_device(tmp_path):
-    runs = {
-        "one": {"strategy": "default", "batch": 16},
-        "mirrored": {"strategy": "mirrored", "devices": TWO_CPUS, "batch": 16},
-        "mirrored_acc": {"strategy": "mirrored", "devices": TWO_CPUS, "batch": 8,
-                         "accumulation": 2},
-    }
-    subprocesses.run([dict(COMMON, model_dir=str(tmp_path / name), **spec)
-                      for name, spec in runs.items()], logical_cpus=2)
-    reference = load_weights(tmp_path / "one" / "weights.npz")
-    reference_loss = read_scalars(str(tmp_path / "one" / "train"))["loss"]
-    assert sorted(reference_loss) == [1, 2, 3, 4, 5]
-    for name in ("mirrored", "mirrored_acc"):
-        summary = json.loads((tmp_path / name / "summary.json").read_text())
-        assert summary["num_replicas"] == 2 and summary["strategy"] == "MirroredStrategy"
-        losses = read_scalars(str(tmp_path / name / "train"))["loss"]
-        for step, loss in reference_loss.items():
-            np.testing.assert_allclose(losses[step], loss, rtol=1e-5, err_msg=f"{name} {step}")
-        got = load_weights(tmp_path / name / "weights.npz")
-        for key, value in reference.items():
-            np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
-
-
 def test_multi_worker_two_processes(tmp_path):
     ports = [subprocesses.free_port() for _ in range(2)]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
@@ -85,3 +62,36 @@ def test_multi_worker_two_processes(tmp_path):
     for variable in trainer.model.weights:
         np.testing.assert_allclose(worker0[variable.path], variable.numpy(), rtol=1e-5, atol=1e-6,
                                    err_msg=variable.path)
+
+
+MIRRORED_RUNS = {
+    "one": {"strategy": "default", "batch": 16},
+    "mirrored": {"strategy": "mirrored", "devices": TWO_CPUS, "batch": 16},
+    "mirrored_acc": {"strategy": "mirrored", "devices": TWO_CPUS, "batch": 8, "accumulation": 2},
+    "mirrored_fp16": {"strategy": "mirrored", "devices": TWO_CPUS, "batch": 16,
+                      "mixed_precision": "mixed_float16"},
+}
+
+
+def test_mirrored_follows_one_device(tmp_path):
+    root = tmp_path
+    subprocesses.run([dict(COMMON, model_dir=str(root / name), **spec)
+                      for name, spec in MIRRORED_RUNS.items()], logical_cpus=2, timeout=150)
+    reference = load_weights(root / "one" / "weights.npz")
+    reference_loss = read_scalars(str(root / "one" / "train"))["loss"]
+    assert sorted(reference_loss) == [1, 2, 3, 4, 5]
+    for name in ("mirrored", "mirrored_acc"):
+        summary = json.loads((root / name / "summary.json").read_text())
+        assert summary["num_replicas"] == 2 and summary["strategy"] == "MirroredStrategy"
+        losses = read_scalars(str(root / name / "train"))["loss"]
+        for step, loss in reference_loss.items():
+            np.testing.assert_allclose(losses[step], loss, rtol=1e-5, err_msg=f"{name} {step}")
+        got = load_weights(root / name / "weights.npz")
+        for key, value in reference.items():
+            np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+    # float16 with loss scaling under MirroredStrategy: no step skipped, same trajectory
+    # within float16's precision.
+    fp16 = read_scalars(str(root / "mirrored_fp16" / "train"))
+    assert fp16["loss_scale"][5] == 2.0**15
+    for step, loss in reference_loss.items():
+        np.testing.assert_allclose(fp16["loss"][step], loss, rtol=1e-2, err_msg=f"fp16 {step}")

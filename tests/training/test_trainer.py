@@ -143,6 +143,21 @@ def test_mixed_bfloat16_follows_float32(tmp_path):
                                    rtol=3e-2)
 
 
+def test_mixed_float16_scales_the_loss(tmp_path):
+    _, _, fp32_scalars = train(str(tmp_path / "fp32"), steps=3)
+    fp16, summary, fp16_scalars = train(str(tmp_path / "fp16"), steps=3,
+                                        mixed_precision="mixed_float16")
+    assert isinstance(fp16.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert fp16.model.get_layer("hidden").compute_dtype == "float16"
+    assert int(fp16.optimizer.iterations.numpy()) == 3  # no step skipped
+    assert fp16_scalars["loss_scale"][3] == 2.0**15
+    for step in (1, 2, 3):
+        np.testing.assert_allclose(fp16_scalars["loss"][step], fp32_scalars["loss"][step],
+                                   rtol=1e-2)
+        np.testing.assert_allclose(fp16_scalars["gradient_norm"][step],
+                                   fp32_scalars["gradient_norm"][step], rtol=2e-2)
+
+
 def test_jit_compile_matches_graph_mode(tmp_path):
     plain, _, plain_scalars = train(str(tmp_path / "plain"), steps=3)
     jit, _, jit_scalars = train(str(tmp_path / "jit"), steps=3, jit_compile=True)
