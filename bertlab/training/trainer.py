@@ -363,8 +363,14 @@ class Trainer:
                                 _steps_to_boundary(step, config.checkpoint_interval),
                                 _steps_to_boundary(step, config.eval_interval))
                 started = time.perf_counter()
-                loss, norm = self._train_loop_fn(iterator, tf.constant(num_steps, tf.int32))
-                loss, norm = float(loss), float(norm)
+                try:
+                    loss, norm = self._train_loop_fn(iterator, tf.constant(num_steps, tf.int32))
+                    loss, norm = float(loss), float(norm)
+                except tf.errors.OutOfRangeError:
+                    raise ValueError(
+                        f"The task's train dataset ran out of batches before step "
+                        f"{step + num_steps}; build_dataset('train') must repeat "
+                        "indefinitely.") from None
                 progress.update(num_steps, time.perf_counter() - started)
                 step += num_steps
                 self.global_step.assign(step)
@@ -414,7 +420,8 @@ class Trainer:
     def _log_train(self, step, progress, loss, grad_norm):
         metrics = self.task.aggregate_eval(self.train_metrics) if self.train_metrics else {}
         learning_rate = optimization.current_learning_rate(self.optimizer)
-        rates = progress.report(step, loss, extra={"lr": learning_rate, **metrics})
+        numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        rates = progress.report(step, loss, extra={"lr": learning_rate, **numeric})
         values = {"loss": loss, "learning_rate": learning_rate, "gradient_norm": grad_norm,
                   **rates, **metrics}
         if self._loss_scaled:

@@ -199,3 +199,17 @@ def test_bad_arguments(tmp_path):
     vx, vy, vw = task.validation
     np.testing.assert_allclose(results["loss"], numpy_loss(trainer.model, task, vx[:16], vy[:16],
                                                            vw[:16]), rtol=1e-5)
+
+
+class FiniteToyTask(ToyTask):
+    def build_dataset(self, split, input_context=None):
+        return super().build_dataset(split, input_context).take(3)
+
+
+def test_train_data_that_runs_out_is_a_clear_error(tmp_path):
+    trainer = Trainer(FiniteToyTask(global_batch_size=16),
+                      TrainerConfig(train_steps=5, global_batch_size=16, steps_per_loop=5),
+                      OptimizerConfig(), str(tmp_path))
+    with pytest.raises(ValueError, match="repeat indefinitely"):
+        trainer.train()
+
