@@ -29,6 +29,9 @@ counter, hence the learning-rate schedule) and the step. A restarted run
 restores the latest one and skips the train batches already consumed
 (`step * gradient_accumulation_steps` batches per replica; the task's train
 split is deterministic), so it continues exactly where the checkpoint was made.
+Skipping replays the input pipeline up to that point (reading and parsing, no
+model work); it is used rather than checkpointing the iterator because it works
+the same on every strategy, including multi-worker and TPU.
 
 Example:
     trainer = Trainer(task, TrainerConfig(train_steps=1000), OptimizerConfig(), "/tmp/run")
@@ -52,7 +55,7 @@ from bertlab.training.progress import Progress
 from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 from bertlab.training.task import Task
 
-_MAX_EVAL_STEPS = 2**31 - 1
+_NO_LIMIT = 2**31 - 1
 
 
 @contextlib.contextmanager
@@ -69,7 +72,7 @@ def _dtype_policy(name):
 def _steps_to_boundary(step, interval):
     """Steps from `step` to the next multiple of `interval` (a large number if 0)."""
     if not interval:
-        return _MAX_EVAL_STEPS
+        return _NO_LIMIT
     return interval - step % interval
 
 
@@ -311,7 +314,7 @@ class Trainer:
             metric.reset_state()
         dataset = self.strategy.distribute_datasets_from_function(
             lambda context: self.task.build_dataset(split, context))
-        self._eval_loop_fn(iter(dataset), tf.constant(steps or _MAX_EVAL_STEPS, tf.int32))
+        self._eval_loop_fn(iter(dataset), tf.constant(steps or _NO_LIMIT, tf.int32))
         weight = float(self._eval_weight_sum.result())
         results = {"loss": float(self._eval_loss_sum.result()) / weight if weight > 0 else float("nan")}
         results.update(self.task.aggregate_eval(self.eval_metrics))

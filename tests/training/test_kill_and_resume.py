@@ -46,21 +46,25 @@ def test_sigkill_and_kill_during_save_then_resume(tmp_path):
     assert process.returncode == -signal.SIGKILL
     first_kill = tf.train.latest_checkpoint(str(model_dir))
     assert first_kill is not None and not (model_dir / "summary.json").exists()
+    killed_at = int(first_kill.rsplit("-", 1)[1])
+    assert killed_at in (5, 10, 15), first_kill
 
-    # 2. Same command: killed while saving ckpt-20, after its files are written and
-    #    before the state file names it.
+    # 2. Same command: killed while saving the checkpoint after next, after its files
+    #    are written and before the state file names it.
+    doomed = killed_at + 10
     code, output = subprocesses.finish(
-        subprocesses.start([spec], BERTLAB_TEST_KILL_BEFORE_STATE_UPDATE_OF=20), timeout=120)
+        subprocesses.start([spec], BERTLAB_TEST_KILL_BEFORE_STATE_UPDATE_OF=doomed), timeout=120)
     assert code == -signal.SIGKILL, output[-3000:]
-    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-15")
-    assert (model_dir / "ckpt-20.index").exists()
+    resume_from = killed_at + 5
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{resume_from}")
+    assert (model_dir / f"ckpt-{doomed}.index").exists()
     # Make the unrecorded checkpoint look half-written, and leave a save's temp folder.
-    for data_file in model_dir.glob("ckpt-20.data-*"):
+    for data_file in model_dir.glob(f"ckpt-{doomed}.data-*"):
         data_file.write_bytes(data_file.read_bytes()[:7])
     (model_dir / "ckpt-25_temp").mkdir()
     (model_dir / "ckpt-25_temp" / "part-00000-of-00001.index").write_bytes(b"partial")
 
-    # 3. Same command again: resumes from ckpt-15 and finishes.
+    # 3. Same command again: resumes from the last recorded checkpoint and finishes.
     output = subprocesses.run([spec], timeout=120)
     assert "STEPS 30" in output
     assert not (model_dir / "ckpt-25_temp").exists()
@@ -76,4 +80,4 @@ def test_sigkill_and_kill_during_save_then_resume(tmp_path):
     for key in reference:
         np.testing.assert_array_equal(resumed[key], reference[key], err_msg=key)
     final_summary = json.loads((model_dir / "summary.json").read_text())
-    assert (final_summary["start_step"], final_summary["steps"]) == (15, 30)
+    assert (final_summary["start_step"], final_summary["steps"]) == (resume_from, 30)
