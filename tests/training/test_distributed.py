@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-import subprocesses
+import training_subprocesses as subprocesses
 from test_trainer import read_scalars
 
 # Clipping active (gradient norms are ~1) and a large epsilon: Adam is then not

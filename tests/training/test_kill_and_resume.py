@@ -9,7 +9,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-import subprocesses
+import training_subprocesses as subprocesses
 import train_toy
 
 SPEC = {"train_steps": 30, "checkpoint_interval": 5, "steps_per_loop": 5, "log_interval": 5,
