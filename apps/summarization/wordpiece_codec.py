@@ -64,6 +64,7 @@ class WordPieceCodec(keras.layers.Layer):
         text = tf.strings.reduce_join(pieces, axis=-1, separator=" ")
         text = tf.strings.regex_replace(text, r" ##", "")
         text = tf.strings.regex_replace(text, r" ([.,;:!?%)\]}'])", r"\1")
+        text = tf.strings.regex_replace(text, r"(\d)([.,]) (\d)", r"\1\2\3")
         text = tf.strings.regex_replace(text, r"([(\[{]) ", r"\1")
         text = tf.strings.regex_replace(text, r" ?- ?", "-")
         text = tf.strings.regex_replace(text, r"' (s|t|re|ve|ll|d|m)\b", r"'\1")

@@ -34,7 +34,8 @@ class TextGenerationModule(tf.Module):
       model: a `Seq2SeqTransformer`.
       tokenizer: in-graph tokenizer: called on `tf.string [batch]` it returns ragged
         ids; `detokenize(ids [batch, len])` returns `tf.string [batch]`;
-        attributes `pad_token_id`, `start_token_id`, `end_token_id`.
+        attributes `pad_token_id`, `start_token_id`, `end_token_id`. None gives
+        a token-ids-only module (then pass `special_token_ids`).
       decoding_config: `DecodingConfig` (method, beam width and max length are
         fixed in the export).
       max_source_length: encoder length, special tokens included.
@@ -42,29 +43,36 @@ class TextGenerationModule(tf.Module):
       output_key: name of the output of `serving_default`.
       jit_compile: compile the generation with XLA (faster in float32 on CPU;
         slower under bfloat16, which XLA:CPU runs in float32).
+      special_token_ids: `(start, end, pad)` ids, only without a tokenizer.
     """
 
     def __init__(self, model, tokenizer, decoding_config, max_source_length,
                  source_start_token=False, output_key="translation", jit_compile=False,
-                 name=None):
+                 special_token_ids=None, name=None):
         super().__init__(name=name)
         if int(max_source_length) < 2 + int(source_start_token):
             raise ValueError(f"`max_source_length` is too small: {max_source_length}.")
         if not output_key or not str(output_key).isidentifier():
             raise ValueError(f"`output_key` must be a name, got {output_key!r}.")
+        if tokenizer is not None:
+            special_token_ids = (tokenizer.start_token_id, tokenizer.end_token_id,
+                                 tokenizer.pad_token_id)
+        elif special_token_ids is None or len(special_token_ids) != 3:
+            raise ValueError("Without a tokenizer, pass `special_token_ids` = "
+                             "(start, end, pad).")
         self.model = model
         self.tokenizer = tokenizer
         self.decoding_config = decoding_config
         self.max_source_length = int(max_source_length)
         self.source_start_token = bool(source_start_token)
         self.output_key = str(output_key)
-        self.generator = Seq2SeqGenerator(model, decoding_config, tokenizer.start_token_id,
-                                          tokenizer.end_token_id, tokenizer.pad_token_id)
+        self.generator = Seq2SeqGenerator(model, decoding_config, *special_token_ids)
         self._generate_ids = tf.function(self._generate_ids_impl, jit_compile=jit_compile,
                                          reduce_retracing=True)
-        self.serve_text = tf.function(
-            self._serve_text_impl,
-            input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        if tokenizer is not None:
+            self.serve_text = tf.function(
+                self._serve_text_impl,
+                input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         self.serve_token_ids = tf.function(
             self._serve_token_ids_impl,
             input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids"),
@@ -127,8 +135,9 @@ class TextGenerationModule(tf.Module):
         return outputs
 
     def save(self, path):
-        """Writes the SavedModel with `serving_default` and `serve_token_ids`."""
-        tf.saved_model.save(self, path, signatures={
-            "serving_default": self.serve_text.get_concrete_function(),
-            "serve_token_ids": self.serve_token_ids.get_concrete_function(),
-        })
+        """Writes the SavedModel with `serving_default` (text; only with a
+        tokenizer) and `serve_token_ids`."""
+        signatures = {"serve_token_ids": self.serve_token_ids.get_concrete_function()}
+        if self.tokenizer is not None:
+            signatures["serving_default"] = self.serve_text.get_concrete_function()
+        tf.saved_model.save(self, path, signatures=signatures)

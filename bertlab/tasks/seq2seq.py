@@ -45,8 +45,13 @@ DEFAULT_BOUNDARIES = [8, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256, 
 
 @dataclasses.dataclass
 class Seq2SeqModelConfig:
-    """Sizes of the `Seq2SeqTransformer` (ignored where `init_from_bert` fixes them:
-    with a BERT checkpoint the layers, widths, activation and post-norm are BERT's)."""
+    """Sizes of the `Seq2SeqTransformer`.
+
+    With `init_from_bert` (a BERT checkpoint directory) the model is BERT2BERT
+    and BERT fixes the layers, widths, activation and post-norm (the size
+    fields are ignored); `bert_decoder_layers` then keeps only the first N
+    BERT layers in the decoder (None: all).
+    """
 
     num_encoder_layers: int = 3
     num_decoder_layers: int = 3
@@ -60,6 +65,7 @@ class Seq2SeqModelConfig:
     position_type: str = "sinusoidal"
     max_sequence_length: int = 256
     init_from_bert: typing.Optional[str] = None
+    bert_decoder_layers: typing.Optional[int] = None
 
     def __post_init__(self):
         for name in ("num_encoder_layers", "num_decoder_layers", "hidden_dim", "num_heads",
@@ -71,6 +77,9 @@ class Seq2SeqModelConfig:
                              f"`model.num_heads`={self.num_heads}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`model.dropout` must be in [0, 1), got {self.dropout}.")
+        if self.bert_decoder_layers is not None and self.bert_decoder_layers < 1:
+            raise ValueError(f"`model.bert_decoder_layers` must be positive, got "
+                             f"{self.bert_decoder_layers}.")
 
 
 @dataclasses.dataclass
@@ -208,7 +217,7 @@ class Seq2SeqTask(Task):
             self.model = build_bert2bert(model_config.init_from_bert,
                                          self.tokenizer.vocabulary_size,
                                          dropout=model_config.dropout,
-                                         num_decoder_layers=None)
+                                         num_decoder_layers=model_config.bert_decoder_layers)
         else:
             self.model = Seq2SeqTransformer(
                 self.tokenizer.vocabulary_size,
