@@ -5,7 +5,8 @@ invalid values raise a `ValueError` that names the field and the value.
 
 Example:
 >>> from bertlab.config import load_config
->>> cfg = load_config(TrainerConfig, None, {"train_steps": "100", "mixed_precision": "mixed_bfloat16"})
+>>> cfg = load_config(TrainerConfig, None,
+...                   {"train_steps": "100", "mixed_precision": "mixed_bfloat16"})
 >>> cfg.train_steps, cfg.mixed_precision
 (100, 'mixed_bfloat16')
 """
@@ -95,7 +96,8 @@ class TrainerConfig:
         _check_int("seed", self.seed, 0)
         if self.mixed_precision in ("", "float32", "none", "None"):
             self.mixed_precision = None
-        if self.mixed_precision is not None and self.mixed_precision not in MIXED_PRECISION_POLICIES:
+        if (self.mixed_precision is not None
+                and self.mixed_precision not in MIXED_PRECISION_POLICIES):
             raise ValueError(
                 f"`mixed_precision` must be one of {', '.join(MIXED_PRECISION_POLICIES)} or "
                 f"None, got {self.mixed_precision!r}.")

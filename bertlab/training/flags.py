@@ -36,7 +36,8 @@ def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
     if "model_dir" in flag_values:
         return
     flags.DEFINE_string("config", None, "YAML config file of the run.", flag_values=flag_values)
-    flags.DEFINE_string("model_dir", None, "Checkpoints, TensorBoard logs and summary.json go here.",
+    flags.DEFINE_string("model_dir", None,
+                        "Checkpoints, TensorBoard logs and summary.json go here.",
                         flag_values=flag_values)
     flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                       "tf.distribute strategy: one device, all local GPUs, the TF_CONFIG "

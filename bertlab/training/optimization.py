@@ -98,7 +98,8 @@ def build_schedule(config, train_steps):
     """The `WarmupDecaySchedule` of an `OptimizerConfig` over `train_steps` steps."""
     if config.warmup_steps > train_steps:
         raise ValueError(
-            f"`warmup_steps` ({config.warmup_steps}) must not exceed `train_steps` ({train_steps}).")
+            f"`warmup_steps` ({config.warmup_steps}) must not exceed "
+            f"`train_steps` ({train_steps}).")
     return WarmupDecaySchedule(
         peak_learning_rate=config.learning_rate,
         warmup_steps=config.warmup_steps,

@@ -103,12 +103,14 @@ class Trainer:
 
     def __init__(self, task, config, optimizer_config, model_dir, strategy=None):
         if not isinstance(task, Task):
-            raise ValueError(f"`task` must be a bertlab.training.task.Task, got {type(task).__name__}.")
+            raise ValueError(
+                f"`task` must be a bertlab.training.task.Task, got {type(task).__name__}.")
         if not isinstance(config, TrainerConfig):
             raise ValueError(f"`config` must be a TrainerConfig, got {type(config).__name__}.")
         if not isinstance(optimizer_config, OptimizerConfig):
             raise ValueError(
-                f"`optimizer_config` must be an OptimizerConfig, got {type(optimizer_config).__name__}.")
+                "`optimizer_config` must be an OptimizerConfig, "
+                f"got {type(optimizer_config).__name__}.")
         if not model_dir:
             raise ValueError(f"`model_dir` must name a folder, got {model_dir!r}.")
         task_batch = getattr(task, "global_batch_size", None)
@@ -308,7 +310,8 @@ class Trainer:
             steps: batches to evaluate (default: `config.eval_steps`; None: all).
         """
         steps = steps if steps is not None else self.config.eval_steps
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
+                                  or steps < 1):
             raise ValueError(f"`steps` must be a positive integer or None, got {steps!r}.")
         for metric in self.eval_metrics + [self._eval_loss_sum, self._eval_weight_sum]:
             metric.reset_state()
@@ -316,7 +319,8 @@ class Trainer:
             lambda context: self.task.build_dataset(split, context))
         self._eval_loop_fn(iter(dataset), tf.constant(steps or _NO_LIMIT, tf.int32))
         weight = float(self._eval_weight_sum.result())
-        results = {"loss": float(self._eval_loss_sum.result()) / weight if weight > 0 else float("nan")}
+        loss = float(self._eval_loss_sum.result()) / weight if weight > 0 else float("nan")
+        results = {"loss": loss}
         results.update(self.task.aggregate_eval(self.eval_metrics))
         step = int(self.global_step.numpy())
         if split == "validation":

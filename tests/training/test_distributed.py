@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 import training_subprocesses as subprocesses
-from test_trainer import read_scalars
+from bertlab.training.configs import OptimizerConfig
+from test_trainer import read_scalars, train
 
 # Clipping active (gradient norms are ~1) and a large epsilon: Adam is then not
 # invariant to the gradient's scale, so a wrongly summed or clipped-per-replica
@@ -55,10 +56,9 @@ def test_multi_worker_two_processes(tmp_path):
     assert not (cluster_dir / "_worker_scratch").exists()
 
     # The same global batches on one device (in this process) end at the same weights.
-    from test_trainer import train  # noqa: E402 (in-process, one device)
-    from bertlab.training.configs import OptimizerConfig
-    trainer, _, _ = train(str(tmp_path / "one"), steps=4, batch=16, seed=7, optimizer=OptimizerConfig(
-        learning_rate=0.05, warmup_steps=2, clipnorm=0.5, epsilon=0.05))
+    trainer, _, _ = train(str(tmp_path / "one"), steps=4, batch=16, seed=7,
+                          optimizer=OptimizerConfig(learning_rate=0.05, warmup_steps=2,
+                                                    clipnorm=0.5, epsilon=0.05))
     for variable in trainer.model.weights:
         np.testing.assert_allclose(worker0[variable.path], variable.numpy(), rtol=1e-5, atol=1e-6,
                                    err_msg=variable.path)

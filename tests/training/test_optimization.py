@@ -70,7 +70,8 @@ def test_weight_decay_skips_biases_and_layer_norm():
     assert excluded == {"dense/bias", "layer_norm/gamma", "layer_norm/beta", "head/bias"}
 
     config = OptimizerConfig(learning_rate=0.1, weight_decay=0.5, clipnorm=None)
-    optimizer = build_optimizer(config, train_steps=10, trainable_variables=model.trainable_variables)
+    optimizer = build_optimizer(config, train_steps=10,
+                                trainable_variables=model.trainable_variables)
     zeros = [np.zeros(v.shape, "float32") for v in model.trainable_variables]
     optimizer.apply(zeros, model.trainable_variables)  # Adam's step is 0: only decay moves
     lr = 0.1 * (1 - 0 / 10)

@@ -2,17 +2,13 @@
 subprocess (for kills, logical devices and multi-worker clusters).
 
 Each `--run` is a JSON object of `run()` keyword arguments; the runs share one
-process. The final weights go to `<model_dir>/weights.npz`.
-
-Test-only hook: with BERTLAB_TEST_KILL_BEFORE_STATE_UPDATE_OF=N in the
-environment, the process SIGKILLs itself while saving checkpoint N, after its
-files are written and before the `checkpoint` state file names it.
+process. The final weights go to `<model_dir>/weights.npz` (`weights<i>.npz`
+with TOY_WORKER_INDEX=i).
 """
 
 import argparse
 import json
 import os
-import signal
 import sys
 
 
@@ -27,26 +23,10 @@ def _configure_devices(logical_cpus):
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(logical_cpus)])
 
 
-def _install_kill_hook():
-    step = os.environ.get("BERTLAB_TEST_KILL_BEFORE_STATE_UPDATE_OF")
-    if not step:
-        return
-    from tensorflow.python.checkpoint import checkpoint_management
-
-    original = checkpoint_management.update_checkpoint_state_internal
-
-    def killing_update(save_dir, model_checkpoint_path, *args, **kwargs):
-        if model_checkpoint_path.endswith(f"ckpt-{step}"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return original(save_dir, model_checkpoint_path, *args, **kwargs)
-
-    checkpoint_management.update_checkpoint_state_internal = killing_update
-
-
 def run(model_dir, strategy="default", devices=None, train_steps=10, batch=16, accumulation=1,
         steps_per_loop=2, checkpoint_interval=0, log_interval=1, learning_rate=0.05,
         warmup_steps=2, clipnorm=None, epsilon=1e-6, weight_decay=0.01, slow_seconds=0.0,
-        mixed_precision=None, eval_at_end=False):
+        mixed_precision=None, eval_at_end=False, keep_checkpoints=2):
     import numpy as np
 
     import toy_task
@@ -57,7 +37,8 @@ def run(model_dir, strategy="default", devices=None, train_steps=10, batch=16, a
     task = toy_task.ToyTask(global_batch_size=batch, slow_seconds=slow_seconds)
     trainer_config = TrainerConfig(
         train_steps=train_steps, global_batch_size=batch, steps_per_loop=steps_per_loop,
-        checkpoint_interval=checkpoint_interval, keep_checkpoints=2, log_interval=log_interval,
+        checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
+        log_interval=log_interval,
         gradient_accumulation_steps=accumulation, mixed_precision=mixed_precision,
         eval_at_end=eval_at_end, seed=7)
     optimizer_config = OptimizerConfig(
@@ -78,7 +59,6 @@ def main():
     parser.add_argument("--run", action="append", required=True, help="JSON kwargs of run()")
     args = parser.parse_args()
     _configure_devices(args.logical_cpus)
-    _install_kill_hook()
     for spec in args.run:
         summary = run(**json.loads(spec))
         print("STEPS", summary["steps"], flush=True)
