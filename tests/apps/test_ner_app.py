@@ -1,0 +1,91 @@
+"""End to end, as a user runs it: train (tiny model, learned vocabulary, slice of
+CoNLL-2003) -> export -> evaluate -> predict, each a fresh `python -m apps.ner.*` process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bertlab.data import read_conll
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_app(module, *args, stdin=None):
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, input=stdin,
+                            capture_output=True, timeout=600,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-4000:]
+    return result.stdout.decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("ner")
+    valid = read_conll(data_dir / "conll2003" / "valid.txt")
+    dev = tmp / "valid_slice.txt"
+    dev.write_text("\n\n".join("\n".join(f"{w} X X {t}" for w, t in zip(words, tags))
+                               for words, tags in zip(valid.tokens[:80], valid.tags[:80])),
+                   encoding="utf-8")
+    model_dir, export_dir = tmp / "run", tmp / "export"
+    out = run_app(
+        "apps.ner.train", "--config=configs/ner/smoke.yaml", f"--data_dir={data_dir}",
+        "--init=none", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
+        "--mixed_precision=float32", "--set=task.encoder.vocabulary=learn",
+        "--set=task.encoder.vocabulary_size=1500", "--set=task.encoder.num_layers=1",
+        "--set=task.encoder.hidden_dim=32", "--set=task.encoder.num_heads=2",
+        "--set=task.encoder.intermediate_dim=64", "--set=task.encoder.max_sequence_length=256",
+        "--set=task.sequence_length=256", "--set=task.data.max_train_examples=400",
+        f"--set=task.data.validation={dev}", "--set=task.data.max_validation_examples=0",
+        "--set=trainer.global_batch_size=16", "--set=optimizer.learning_rate=2e-3",
+        "--set=schedule.epochs=8", "--set=trainer.steps_per_loop=25")
+    report = json.loads(out.strip().splitlines()[-1])
+    return dict(report=report, dev=dev, model_dir=model_dir, export_dir=export_dir)
+
+
+def test_train_exports_a_version_with_the_tag_set(trained):
+    assert trained["report"]["export"]["version"] == 1
+    with open(trained["model_dir"] / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["steps"] == 200  # 8 epochs of 400 sentences, 16 per step
+    with open(trained["export_dir"] / "1" / "assets.extra" / "bertlab_export.json") as f:
+        metadata = json.load(f)
+    assert metadata["tag_names"][:3] == ["O", "B-PER", "I-PER"]
+    assert metadata["sequence_length"] == 256
+
+
+def test_evaluate_matches_the_in_graph_entity_f1(trained):
+    out = run_app("apps.ner.evaluate", f"--model_dir={trained['export_dir']}",
+                  f"--data={trained['dev']}")
+    assert out.startswith("entity F1 ")
+    results = json.loads(out.strip().splitlines()[-1])
+    assert results["num_sentences"] == 80
+    assert results["entity_f1"] > 0.05  # entities are found: the comparison below means something
+    # seqeval on the export's word tags == the metric computed in the graph in training.
+    assert results["entity_f1"] == pytest.approx(trained["report"]["best"]["entity_f1"],
+                                                 abs=1e-6)
+
+
+def test_predict_prints_words_and_entities(trained):
+    out = run_app("apps.ner.predict", f"--model_dir={trained['export_dir']}", "--json",
+                  "EU rejects German call to boycott British lamb .", "Peter  Blackburn")
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert rows[0]["tokens"] == "EU rejects German call to boycott British lamb .".split()
+    assert rows[1]["tokens"] == ["Peter", "Blackburn"]
+    assert all(len(r["tags"]) == len(r["tokens"]) for r in rows)
+    out = run_app("apps.ner.predict", f"--model_dir={trained['export_dir']}",
+                  stdin="Peter Blackburn\n".encode())
+    assert out.splitlines()[0].replace("[", "").replace("]", " ").split()[0] == "Peter"
+
+
+def test_entities_reader():
+    from apps.ner.predict import entities, format_prediction
+
+    words = ["EU", "rejects", "New", "York", "and", "Peter"]
+    tags = ["B-ORG", "O", "B-LOC", "I-LOC", "O", "I-PER"]
+    assert entities(words, tags) == [("ORG", 0, 0, "EU"), ("LOC", 2, 3, "New York"),
+                                     ("PER", 5, 5, "Peter")]
+    assert format_prediction(words, tags).splitlines()[0] == \
+        "[EU]ORG rejects [New York]LOC and [Peter]PER"
