@@ -40,6 +40,7 @@ Example:
 """
 
 import contextlib
+import math
 import os
 import time
 
@@ -379,6 +380,11 @@ class Trainer:
                         f"{step + num_steps}; build_dataset('train') must repeat "
                         "indefinitely.") from None
                 progress.update(num_steps, time.perf_counter() - started)
+                if not math.isfinite(loss) and not self._loss_scaled:
+                    raise FloatingPointError(
+                        f"The training loss is {loss} in steps {step + 1}-{step + num_steps}; "
+                        f"stopping (the last checkpoint, {self.checkpointer.latest()}, "
+                        "is from before).")
                 step += num_steps
                 self.global_step.assign(step)
                 window_loss += loss * num_steps

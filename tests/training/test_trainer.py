@@ -213,3 +213,19 @@ def test_train_data_that_runs_out_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="repeat indefinitely"):
         trainer.train()
 
+
+class DivergingToyTask(ToyTask):
+    def compute_loss(self, labels, outputs):
+        loss_sum, weight_sum = super().compute_loss(labels, outputs)
+        return loss_sum * float("nan"), weight_sum
+
+
+def test_nan_loss_stops_before_checkpointing(tmp_path):
+    trainer = Trainer(DivergingToyTask(global_batch_size=16),
+                      TrainerConfig(train_steps=4, global_batch_size=16, steps_per_loop=2,
+                                    checkpoint_interval=2),
+                      OptimizerConfig(), str(tmp_path))
+    with pytest.raises(FloatingPointError, match="nan in steps 1-2"):
+        trainer.train()
+    assert not glob.glob(str(tmp_path / "ckpt-*"))
+
