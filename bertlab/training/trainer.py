@@ -253,7 +253,10 @@ class Trainer:
         }
         if has_reg:
             to_reduce["reg_grads"] = [filled(reg_grads, i) for i in present]
-        reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, to_reduce)
+        if context.num_replicas_in_sync > 1:
+            reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, to_reduce)
+        else:
+            reduced = to_reduce
         total_loss, total_weight, total_reg = tf.unstack(reduced["stats"])
         contributions = float(context.num_replicas_in_sync * self._accumulation)
         safe_weight = tf.where(total_weight > 0, total_weight, tf.ones_like(total_weight))
