@@ -38,6 +38,8 @@ FLAGS = flags.FLAGS
 def define_flags(app_name, repo_root):
     """Defines the train script's flags (the runner's and `--data_dir/--init/--export_dir`)."""
     training_flags.define_flags(require_model_dir=False)
+    if "init" in FLAGS:  # already defined (a second app module in the same process)
+        return
     FLAGS.set_default("config", os.path.join(repo_root, "configs", app_name, "default.yaml"))
     flags.DEFINE_string("data_dir", None, "Overrides task.data.data_dir (the folder the "
                         "config's data files are read from).")
