@@ -17,12 +17,18 @@ class Task(abc.ABC):
     Subclasses implement `build_model`, `build_dataset`, `compute_loss` and,
     optionally, `build_metrics`/`update_metrics` and `aggregate_eval`.
 
+    Attribute `global_batch_size` (int or None): the examples per training batch
+    over all replicas that `build_dataset` produces; when set, the runner checks
+    that it equals `TrainerConfig.global_batch_size`.
+
     Losses are normalized globally: `compute_loss` returns the *sum* of
     per-example (or per-token) losses of the local batch and the *sum* of their
     weights; the runner all-reduces the weights over replicas and divides, so a
     mirrored or multi-worker step equals a one-device step on the same global
     batch.
     """
+
+    global_batch_size = None
 
     @abc.abstractmethod
     def build_model(self):
