@@ -20,6 +20,20 @@ BERT_PRESETS = {
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
+def select_inputs(inputs, names, model_name):
+    """The entries `names` of an input dict (extra entries are ignored; Keras would
+    otherwise match a dict of another structure by position). Missing entries
+    raise a `ValueError` that names them."""
+    if not isinstance(inputs, dict):
+        raise ValueError(f"{model_name} takes a dict with {', '.join(names)}; got "
+                         f"{type(inputs).__name__}.")
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise ValueError(f"{model_name} inputs lack {', '.join(missing)} "
+                         f"(got {', '.join(sorted(inputs))}).")
+    return {n: inputs[n] for n in names}
+
+
 @keras.saving.register_keras_serializable(package="bertlab")
 class BertEncoder(keras.Model):
     """BERT (Devlin et al., 2019): a bidirectional Transformer encoder.
@@ -118,6 +132,10 @@ class BertEncoder(keras.Model):
         self.normalize_first = bool(normalize_first)
         self.position_type = position_type
         self.initializer_range = float(initializer_range)
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(select_inputs(inputs, INPUT_NAMES, type(self).__name__),
+                            training=training, mask=mask)
 
     @property
     def token_embedding(self):

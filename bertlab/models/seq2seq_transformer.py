@@ -7,6 +7,7 @@ from bertlab.layers.bert_embeddings import BertEmbeddings
 from bertlab.layers.output_projection import OutputProjection
 from bertlab.layers.transformer_decoder_block import TransformerDecoderBlock
 from bertlab.layers.transformer_encoder_block import TransformerEncoderBlock
+from bertlab.models.bert_encoder import select_inputs
 
 INPUT_NAMES = ("encoder_token_ids", "encoder_padding_mask",
                "decoder_token_ids", "decoder_padding_mask")
@@ -134,6 +135,10 @@ class Seq2SeqTransformer(keras.Model):
         self.tie_output_embeddings = bool(tie_output_embeddings)
         self.embedding_layer_norm = bool(embedding_layer_norm)
         self.initializer_range = float(initializer_range)
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(select_inputs(inputs, INPUT_NAMES, type(self).__name__),
+                            training=training, mask=mask)
 
     # -- Step-by-step decoding ---------------------------------------------------------
 

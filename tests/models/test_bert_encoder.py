@@ -115,3 +115,13 @@ def test_from_pretrained_errors(tmp_path, minilm_dir):
         BertEncoder.from_pretrained(mismatch)
     with pytest.raises(ValueError, match="fixed by the checkpoint"):
         BertEncoder.from_pretrained(minilm_dir, num_layers=2)
+
+
+def test_extra_inputs_are_ignored_and_missing_ones_named():
+    model = _tiny()
+    x = _inputs(pad_from=4)
+    expected = model(x)["sequence_output"].numpy()
+    extra = dict(x, masked_positions=np.zeros((2, 3), "int32"), another=np.ones((2, 1), "int32"))
+    np.testing.assert_allclose(model(extra)["sequence_output"].numpy(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="padding_mask"):
+        model({"token_ids": x["token_ids"], "segment_ids": x["segment_ids"]})
