@@ -89,3 +89,15 @@ def test_entities_reader():
                                      ("PER", 5, 5, "Peter")]
     assert format_prediction(words, tags).splitlines()[0] == \
         "[EU]ORG rejects [New York]LOC and [Peter]PER"
+
+
+@pytest.mark.parametrize("name", ["default", "smoke", "weibo"])
+def test_configs_load(name):
+    from apps.ner.config import NerConfig
+    from bertlab.config import load_config
+
+    config = load_config(NerConfig, os.path.join(REPO_ROOT, "configs", "ner", f"{name}.yaml"))
+    assert config.trainer.mixed_precision == "mixed_bfloat16"
+    assert config.schedule.epochs > 0
+    expected_init = "none" if name == "weibo" else "minilm"
+    assert config.task.encoder.init == expected_init

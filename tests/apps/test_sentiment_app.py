@@ -81,3 +81,19 @@ def test_missing_model_dir_fails_clearly(trained, tmp_path):
                              f"--model_dir={tmp_path}/none", f"--data={trained['dev']}"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "Model directory not found" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["default", "smoke", "chnsenticorp"])
+def test_configs_load(name):
+    from apps.sentiment.config import SentimentConfig
+    from bertlab.config import load_config
+
+    config = load_config(SentimentConfig, os.path.join(REPO_ROOT, "configs", "sentiment",
+                                                       f"{name}.yaml"))
+    assert config.trainer.mixed_precision == "mixed_bfloat16"
+    assert config.schedule.epochs > 0
+    assert config.task.class_names == ["negative", "positive"]
+    if name == "chnsenticorp":
+        assert config.task.encoder.init == "none" and config.task.data.holdout_every == 10
+    else:
+        assert config.task.encoder.init == "minilm"
