@@ -76,3 +76,44 @@ def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypat
     assert trainer.evaluate()["accuracy"] == pytest.approx(best_value)
     trainer.close()
     assert np.isfinite(summary["final_eval"]["loss"])
+
+
+MIRRORED_SCRIPT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bertlab.tasks import (EncoderConfig, TaggedDataConfig, TokenClassificationConfig,
+                           TokenClassificationTask, fine_tune)
+from bertlab.training import OptimizerConfig, TrainerConfig
+out, data_dir, vocab = sys.argv[1:4]
+config = TokenClassificationConfig(
+    encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
+                          intermediate_dim=64, max_sequence_length=64, vocabulary=vocab),
+    data=TaggedDataConfig(data_dir=data_dir, max_train_examples=64, max_validation_examples=32),
+    sequence_length=64)
+task = TokenClassificationTask(config, global_batch_size=8)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+summary = fine_tune(task, TrainerConfig(train_steps=4, global_batch_size=8, eval_interval=2,
+                                        log_interval=2, steps_per_loop=2, checkpoint_interval=0),
+                    OptimizerConfig(learning_rate=1e-3), out + "/run", export_dir=out + "/export",
+                    strategy=strategy)
+served = tf.saved_model.load(summary["export"]["path"]).signatures["serving_default"]
+tags = served(text=tf.constant(["EU rejects German call"]))["tags"].numpy().tolist()
+print(json.dumps({"replicas": summary["num_replicas"], "best_step": summary["best"]["step"],
+                  "tags": [[t.decode() for t in row] for row in tags]}))
+"""
+
+
+def test_fine_tune_and_export_under_mirrored_strategy(tmp_path, data_dir, minilm_dir):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path), str(data_dir),
+         f"{minilm_dir}/vocab.txt"], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2 and out["best_step"] in (2, 4)
+    assert len(out["tags"][0]) == 4
