@@ -5,6 +5,7 @@ import math
 import keras
 import tensorflow as tf
 
+from bertlab.layers.fast_dropout import FastDropout
 from bertlab.layers.position_embedding import PositionEmbedding
 from bertlab.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
 
@@ -79,7 +80,7 @@ class BertEmbeddings(keras.layers.Layer):
         if self.use_layer_norm:
             self.layer_norm = keras.layers.LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=policy, name="layer_norm")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout")
+        self.dropout_layer = FastDropout(self.dropout, dtype=policy, name="dropout")
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         self.token_embedding.build(token_ids_shape)

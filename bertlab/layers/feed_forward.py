@@ -3,8 +3,8 @@
 import keras
 
 from bertlab.layers.activations import get_activation
-
 from bertlab.layers.dense_2d import Dense2D
+from bertlab.layers.fast_dropout import FastDropout
 
 
 @keras.saving.register_keras_serializable(package="bertlab")
@@ -38,7 +38,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate_dense.build(inputs_shape)
         self.output_dense = Dense2D(inputs_shape[-1], name="output", **common)
         self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.dropout_layer = FastDropout(self.dropout, dtype=self.dtype_policy)
         self.built = True
 
     def call(self, inputs, training=None):

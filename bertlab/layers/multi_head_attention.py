@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from bertlab.layers.dense_2d import Dense2D
+from bertlab.layers.fast_dropout import FastDropout
 
 
 def causal_mask(query_length, key_length, query_offset=0):
@@ -111,6 +112,8 @@ class MultiHeadAttention(keras.layers.Layer):
             self.key_value_dense.build(value_shape)
         self.output_dense = Dense2D(dim, name="output", **common)
         self.output_dense.build(query_shape[:-1] + (dim,))
+        self.probs_dropout = FastDropout(self.dropout, dtype=self.dtype_policy,
+                                         name="probs_dropout")
         self.built = True
 
     def _split_heads(self, x, parts):
@@ -163,10 +166,8 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = tf.cast(scores, tf.float32)
         if mask is not None:
             scores = tf.where(mask[:, None, :, :], scores, tf.constant(-1e9, tf.float32))
-        probs = tf.nn.softmax(scores, axis=-1)
-        if training and self.dropout > 0.0:
-            probs = tf.nn.dropout(probs, rate=self.dropout)
-        probs = tf.cast(probs, v.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), v.dtype)
+        probs = self.probs_dropout(probs, training=training)
         context = tf.matmul(probs, v)  # [b, heads, t, head_dim]
         b, t = tf.shape(context)[0], tf.shape(context)[2]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, t, self.dim])

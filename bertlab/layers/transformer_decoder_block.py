@@ -3,7 +3,7 @@
 import keras
 
 from bertlab.layers.activations import get_activation
-
+from bertlab.layers.fast_dropout import FastDropout
 from bertlab.layers.feed_forward import FeedForward
 from bertlab.layers.multi_head_attention import MultiHeadAttention
 
@@ -68,7 +68,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
             self.intermediate_dim, activation=self.activation, dropout=self.dropout,
             kernel_initializer=self.kernel_initializer, dtype=policy, name="feed_forward")
         self.output_layer_norm = layer_norm("output_layer_norm")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.dropout_layer = FastDropout(self.dropout, dtype=policy)
 
     def build(self, inputs_shape, encoder_outputs_shape=None):
         self.self_attention.build(inputs_shape)

@@ -1,10 +1,10 @@
 """One Transformer encoder block: self-attention and feed-forward with residuals."""
 
 import keras
-
-from bertlab.layers.activations import get_activation
 import tensorflow as tf
 
+from bertlab.layers.activations import get_activation
+from bertlab.layers.fast_dropout import FastDropout
 from bertlab.layers.feed_forward import FeedForward
 from bertlab.layers.multi_head_attention import MultiHeadAttention
 
@@ -57,7 +57,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.attention = MultiHeadAttention(
             self.num_heads, dropout=self.attention_dropout, self_attention=True,
             kernel_initializer=self.kernel_initializer, dtype=policy, name="self_attention")
-        self.attention_dropout_layer = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.attention_dropout_layer = FastDropout(self.dropout, dtype=policy)
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_layer_norm")
         self.feed_forward = FeedForward(
