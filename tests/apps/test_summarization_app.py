@@ -10,9 +10,11 @@ import pytest
 import tensorflow as tf
 from rouge_score import rouge_scorer
 
+from apps.summarization.config import SummarizationConfig
 from apps.summarization.data import first_sentence, load_examples, read_scitldr
 from apps.summarization.metrics import rouge_scores
 from apps.summarization.wordpiece_codec import WordPieceCodec
+from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
 from tests.conftest import REPO_ROOT
 
@@ -67,6 +69,17 @@ def test_evaluate_and_predict_use_the_export(trained, data_dir):
                    "We propose a method. It works.", b"\xff\xfe".decode("latin-1"), ""])
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(result.stdout.split("\n")) == 4  # three summaries (maybe empty), one per line
+
+
+def test_configs_load():
+    for name in ("default", "smoke", "csl_ts"):
+        config = load_config(SummarizationConfig, str(REPO_ROOT / "configs" / "summarization" /
+                                                      f"{name}.yaml"))
+        assert config.trainer.keep_checkpoints >= config.selection.num_checkpoints
+        assert config.selection.metric in ("rouge1", "rouge2", "rougeL")
+        assert config.decoding.max_length <= config.task.max_target_length
+    with pytest.raises(ConfigError, match="language"):
+        load_config(SummarizationConfig, None, {"data.language": "fr"})
 
 
 def test_readers(data_dir, tmp_path):

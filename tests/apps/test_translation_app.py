@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
+from apps.translation.config import TranslationConfig
 from apps.translation.data import load_pairs, parse_direction, read_tsv_pairs
 from apps.translation.metrics import translation_metrics
+from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
 from tests.conftest import REPO_ROOT
 
@@ -77,15 +79,19 @@ def test_evaluate_and_predict_use_the_export(trained, tmp_path, data_dir):
     assert all(isinstance(line["translation"], str) for line in lines)
 
 
-def test_bad_config_fails_clearly_without_export(tmp_path):
-    config = tmp_path / "bad.yaml"
-    config.write_text("trainer:\n  train_stepz: 3\n")
-    result = _run(["apps.translation.train", f"--config={config}",
-                   f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'exp'}"],
-                  tmp_path)
-    assert result.returncode == 1
-    assert "train_stepz" in result.stderr
-    assert not (tmp_path / "exp").exists()
+def test_configs_load_and_bad_ones_fail_clearly(tmp_path):
+    for name in ("default", "smoke", "tatoeba_zh_en"):
+        config = load_config(TranslationConfig, str(REPO_ROOT / "configs" / "translation" /
+                                                    f"{name}.yaml"))
+        assert config.trainer.keep_checkpoints >= config.selection.num_checkpoints
+        assert config.trainer.keep_checkpoints >= config.selection.average_last
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer:\n  train_stepz: 3\n")
+    with pytest.raises(ConfigError, match="train_stepz"):
+        load_config(TranslationConfig, str(bad))
+    bad.write_text("decoding:\n  method: viterbi\n")
+    with pytest.raises(ConfigError, match="method"):
+        load_config(TranslationConfig, str(bad))
 
 
 def test_readers(data_dir, tmp_path):
