@@ -1,0 +1,116 @@
+"""`models.config` for `tensorflow_model_server`: one `model_config_list` entry per export.
+
+    saved_models/
+      models.config        <- written here
+      sentiment/1/ ...     <- a model: a directory with integer versions holding saved_model.pb
+      ner/2/ ...
+
+`tensorflow_model_server --model_config_file=saved_models/models.config
+--rest_api_port=8501` then serves every model under its directory name. The
+file is a text `ModelServerConfig` protobuf (TF Serving's
+`model_server_config.proto`); base paths are absolute (as the server sees
+them: pass `serving_base_path`, e.g. "/models", when the server runs in a
+container with the directory mounted elsewhere).
+
+Model names are directory names restricted to letters, digits, `_`, `-`
+and `.` (not starting with `.`), so a name can never point outside the base
+path; other directories (and anything starting with `.`, such as an
+exporter's temporary directory) are not models.
+
+Example:
+>>> write_models_config("saved_models")
+('saved_models/models.config', {'ner': '/abs/saved_models/ner', 'sentiment': ...})
+"""
+
+import os
+import re
+
+from bertlab.export.versioned_export import list_versions
+
+MODELS_CONFIG_FILE = "models.config"
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def is_valid_model_name(name):
+    """Letters, digits, `_`, `-`, `.`; starting with a letter or digit; at most 128
+    characters; never `..`-like."""
+    return isinstance(name, str) and bool(_MODEL_NAME.match(name)) and ".." not in name
+
+
+def validate_model_name(name):
+    """Returns `name`, or raises `ValueError` naming it if it is not a valid model name."""
+    if not is_valid_model_name(name):
+        raise ValueError(f"Invalid model name {name!r}: use letters, digits, '_', '-' and '.', "
+                         "starting with a letter or digit.")
+    return name
+
+
+def servable_versions(model_dir):
+    """The integer versions of `model_dir` that hold a `saved_model.pb`, sorted."""
+    return [v for v in list_versions(model_dir)
+            if os.path.isfile(os.path.join(model_dir, str(v), "saved_model.pb"))]
+
+
+def discover_models(model_base_path):
+    """`{name: absolute model directory}` for every model under `model_base_path`.
+
+    A model is a directory with a valid name, inside the base path (a symbolic
+    link leading outside it is skipped) and holding at least one servable version.
+
+    Raises:
+      FileNotFoundError: `model_base_path` is not a directory.
+    """
+    base = os.path.realpath(os.fspath(model_base_path))
+    if not os.path.isdir(base):
+        raise FileNotFoundError(f"Model base path not found: {model_base_path}")
+    models = {}
+    for name in sorted(os.listdir(base)):
+        path = os.path.join(base, name)
+        if not is_valid_model_name(name) or not os.path.isdir(path):
+            continue
+        if os.path.dirname(os.path.realpath(path)) != base:
+            continue
+        if servable_versions(path):
+            models[name] = path
+    return models
+
+
+def _quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def models_config_text(models, serving_base_path=None):
+    """The text protobuf `model_config_list` for `{name: model directory}`.
+
+    Args:
+      models: as `discover_models` returns.
+      serving_base_path: if given, base paths are `<serving_base_path>/<name>`
+        (the directory as the server sees it) instead of the local paths.
+    """
+    lines = ["# Written by bertlab (python -m apps.export_config); one entry per exported app.",
+             "model_config_list {"]
+    for name, path in sorted(models.items()):
+        validate_model_name(name)
+        base = (serving_base_path.rstrip("/") + "/" + name) if serving_base_path else path
+        lines += ["  config {",
+                  f"    name: {_quote(name)}",
+                  f"    base_path: {_quote(base)}",
+                  '    model_platform: "tensorflow"',
+                  "  }"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write_models_config(model_base_path, serving_base_path=None):
+    """Writes `<model_base_path>/models.config` for every model present (atomically).
+
+    Returns:
+      `(path, models)`: the file written and the `{name: directory}` it lists.
+    """
+    models = discover_models(model_base_path)
+    path = os.path.join(os.fspath(model_base_path), MODELS_CONFIG_FILE)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(models_config_text(models, serving_base_path))
+    os.replace(tmp, path)
+    return path, models

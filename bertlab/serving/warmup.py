@@ -1,0 +1,195 @@
+"""TF Serving warm-up requests: `assets.extra/tf_serving_warmup_requests` in an export.
+
+TF Serving replays this file (a TFRecord of `tensorflow.serving.PredictionLog`
+protos, each holding a `PredictRequest`) when it loads a version, before the
+version is marked available, so the first real request does not pay for
+graph optimization and kernel set-up. `apps.serve` replays it too.
+
+The file must be inside the version directory before the directory is
+renamed into place (see `bertlab.export.versioned_export`): call
+`write_warmup_requests` (or `write_default_warmup_requests`) on the
+temporary export directory, after the SavedModel is written.
+
+Example:
+>>> write_warmup_requests(tmp_dir, "serving_default",
+...                       [{"text": ["a fine film"]}, {"text": ["x"] * 8}])
+>>> [(signature, inputs["text"].shape) for signature, inputs in read_warmup_requests(tmp_dir)]
+[('serving_default', (1,)), ('serving_default', (8,))]
+"""
+
+import os
+
+import numpy as np
+
+from bertlab.serving.custom_ops import read_saved_model_proto
+
+WARMUP_DIR = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+MAX_WARMUP_RECORDS = 1000  # TF Serving reads at most this many.
+
+# Varied lengths and scripts: short, long (truncated by the exports), non-ASCII, empty.
+DEFAULT_TEXTS = (
+    "A quiet, moving film.",
+    "EU rejects German call to boycott British lamb .",
+    "Two young men are playing soccer on a large green field while a crowd watches "
+    "from the stands and a referee runs along the line. " * 6,
+    "Grüße aus Köln — 你好，世界",
+    "",
+)
+
+
+def warmup_path(export_dir):
+    """`<export_dir>/assets.extra/tf_serving_warmup_requests`."""
+    return os.path.join(os.fspath(export_dir), WARMUP_DIR, WARMUP_FILE)
+
+
+def _prediction_log(signature_name, inputs, model_name):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = signature_name
+    if model_name:
+        request.model_spec.name = model_name
+    if not inputs:
+        raise ValueError(f"A warm-up request for {signature_name!r} has no inputs.")
+    for name, value in inputs.items():
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+            value = [v.encode("utf-8") for v in value]
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request))
+
+
+def read_warmup_requests(export_dir):
+    """The requests of an export's warm-up file: a list of `(signature_name, {input: ndarray})`
+    (empty if there is no file)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = warmup_path(export_dir)
+    if not os.path.isfile(path):
+        return []
+    requests = []
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        if log.WhichOneof("log_type") != "predict_log":
+            raise ValueError(f"{path}: only predict warm-up requests are supported, got "
+                             f"{log.WhichOneof('log_type')!r}.")
+        request = log.predict_log.request
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        requests.append((request.model_spec.signature_name or "serving_default", inputs))
+    return requests
+
+
+def write_warmup_requests(export_dir, signature_name, examples, model_name=None):
+    """Adds warm-up requests for one signature to an export's warm-up file.
+
+    Args:
+      export_dir: the SavedModel directory being written (before it is
+        renamed into its version directory).
+      signature_name: the signature the requests call (e.g. "serving_default").
+      examples: a list of requests, each a dict from input name to a batch of
+        values (array-like, first axis = batch; `str` are UTF-8 encoded).
+      model_name: optional `model_spec.name` (TF Serving ignores it in warm-up).
+
+    Requests already in the file (other signatures) are kept; the file is
+    written under a temporary name and renamed.
+
+    Raises:
+      ValueError: no examples, an example without inputs, or more than
+        `MAX_WARMUP_RECORDS` requests in all.
+    """
+    import tensorflow as tf
+
+    examples = list(examples)
+    if not examples:
+        raise ValueError(f"`examples` is empty for signature {signature_name!r}.")
+    if not signature_name:
+        raise ValueError("`signature_name` must be a non-empty signature name.")
+    logs = [_prediction_log(signature_name, example, model_name) for example in examples]
+    path = warmup_path(export_dir)
+    existing = []
+    if os.path.isfile(path):
+        existing = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    if len(existing) + len(logs) > MAX_WARMUP_RECORDS:
+        raise ValueError(f"TF Serving reads at most {MAX_WARMUP_RECORDS} warm-up requests; "
+                         f"{len(existing) + len(logs)} were given.")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for record in existing:
+            writer.write(record)
+        for log in logs:
+            writer.write(log.SerializeToString())
+    os.replace(tmp, path)
+    return path
+
+
+def signature_inputs(export_dir):
+    """`{signature: {input: (numpy dtype, shape with -1 for unknown)}}` read from
+    `saved_model.pb` (nothing is loaded)."""
+    import tensorflow as tf
+
+    meta_graph = read_saved_model_proto(export_dir).meta_graphs[0]
+    result = {}
+    for name, signature in meta_graph.signature_def.items():
+        if name.startswith("__"):  # e.g. __saved_model_init_op
+            continue
+        result[name] = {
+            key: (np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype),
+                  None if info.tensor_shape.unknown_rank
+                  else tuple(d.size for d in info.tensor_shape.dim))
+            for key, info in signature.inputs.items()}
+    return result
+
+
+def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
+    """Warm-up requests for a signature with the exports' inputs: a batch of one and a
+    batch of all `texts` (for a `[batch]` string input), or token ids of two lengths (for
+    `[batch, length]` int inputs named `token_ids`, `segment_ids`, `padding_mask`).
+
+    Args:
+      inputs: `{input: (dtype, shape)}`, as `signature_inputs` gives.
+
+    Raises:
+      ValueError: an input these conventions do not cover.
+    """
+    texts = list(texts)
+    if set(inputs) == {"text"}:
+        dtype, shape = inputs["text"]
+        if dtype != np.dtype(object) or shape not in ((-1,), None):
+            raise ValueError(f"Input 'text' must be tf.string [batch], got {dtype} {shape}.")
+        return [{"text": texts[:1]}, {"text": texts}]
+    examples = []
+    for batch, length in ((1, 6), (len(texts), 24)):
+        request = {}
+        for name, (dtype, shape) in inputs.items():
+            if not np.issubdtype(dtype, np.integer) or (shape is not None and len(shape) != 2):
+                raise ValueError(f"No default warm-up value for input {name!r} "
+                                 f"({dtype}, shape {shape}).")
+            if name == "token_ids":
+                # Small ids (below any vocabulary's size), a different row each.
+                value = 1 + (np.arange(batch)[:, None] + np.arange(length)[None, :]) % 5
+            elif name == "segment_ids":
+                value = np.zeros((batch, length))
+            elif name == "padding_mask":
+                value = (np.arange(length)[None, :] <
+                         np.linspace(1, length, batch).astype(int)[:, None])
+            else:
+                raise ValueError(f"No default warm-up value for input {name!r}.")
+            request[name] = value.astype(dtype)
+        examples.append(request)
+    return examples
+
+
+def write_default_warmup_requests(export_dir, texts=DEFAULT_TEXTS):
+    """Writes warm-up requests for every signature of the SavedModel at `export_dir`
+    (`default_warmup_examples`). Returns the path of the warm-up file."""
+    path = None
+    for signature, inputs in sorted(signature_inputs(export_dir).items()):
+        path = write_warmup_requests(export_dir, signature,
+                                     default_warmup_examples(inputs, texts))
+    if path is None:
+        raise ValueError(f"{export_dir} has no serving signature to warm up.")
+    return path

@@ -1,0 +1,92 @@
+"""Small real exports of the four apps for the serving tests, written as the exporters do.
+
+Sentiment and NER: tiny random BERT encoders with the MiniLM vocabulary
+(the real in-graph WordPiece tokenizer). Translation and summarization: a tiny
+`Seq2SeqTransformer` with a small SentencePiece model learned from Multi30k.
+Each export goes through `export_new_version` with the serving hook
+(`prepare_for_serving`: warm-up requests, op check) inside its write function,
+then `models.config` is written, as `bertlab.serving.export_hooks` describes.
+"""
+
+import os
+import shutil
+
+import tensorflow as tf
+
+from bertlab.decoding import DecodingConfig
+from bertlab.decoding.text_generation_module import TextGenerationModule
+from bertlab.export import (export_new_version, export_text_classifier,
+                            export_token_classifier, write_metadata)
+from bertlab.models import Seq2SeqTransformer
+from bertlab.models.bert_classifier import BertClassifier
+from bertlab.models.bert_encoder import BertEncoder
+from bertlab.models.bert_token_classifier import BertTokenClassifier
+from bertlab.serving.export_hooks import prepare_for_serving, update_models_config
+from bertlab.text import BertPreprocessor
+from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
+
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+CLASSES = ["negative", "positive"]
+
+
+def _encoder(vocabulary_size):
+    return BertEncoder(vocabulary_size=vocabulary_size, num_layers=1, hidden_dim=32,
+                       num_heads=2, intermediate_dim=64, max_sequence_length=64, dropout=0.0)
+
+
+def _export(base_dir, write, metadata):
+    def write_fn(path):
+        write(path)
+        write_metadata(path, metadata)
+        prepare_for_serving(path)
+
+    return export_new_version(base_dir, write_fn)[1]
+
+
+def build_exports(root, minilm_dir, data_dir):
+    """Writes `root/{sentiment,ner,translation,translation_de_en,summarization}/1` and
+    `root/models.config`; returns `{name: version directory}`."""
+    root = str(root)
+    tf.keras.utils.set_random_seed(11)
+    preprocessor = BertPreprocessor.from_pretrained(minilm_dir, sequence_length=32,
+                                                    pad_to_longest=True)
+    tokenizer = preprocessor.tokenizer
+    classifier = BertClassifier(_encoder(tokenizer.vocabulary_size), len(CLASSES),
+                                pooling="mean", dropout=0.0)
+    tagger = BertTokenClassifier(_encoder(tokenizer.vocabulary_size), len(TAGS), dropout=0.0)
+    kernel, bias = tagger.tagger.get_weights()
+    tagger.tagger.set_weights([kernel * 50.0, bias])  # a spread of tags, entities included
+    paths = {}
+    paths["sentiment"] = _export(
+        os.path.join(root, "sentiment"),
+        lambda p: export_text_classifier(classifier, preprocessor, CLASSES, p),
+        {"task": "sentence_classification", "class_names": CLASSES, "sequence_length": 32})
+    paths["ner"] = _export(
+        os.path.join(root, "ner"),
+        lambda p: export_token_classifier(tagger, tokenizer, TAGS, 24, p),
+        {"task": "token_classification", "tag_names": TAGS, "sequence_length": 24})
+
+    lines = []
+    for language in ("en", "de"):
+        with open(os.path.join(data_dir, "multi30k", f"train.{language}"), encoding="utf-8") as f:
+            lines += [next(f).strip() for _ in range(300)]
+    spm_tokenizer = SentencePieceTokenizer(train_sentencepiece(lines, vocabulary_size=500))
+    model = Seq2SeqTransformer(spm_tokenizer.vocabulary_size, num_encoder_layers=1,
+                               num_decoder_layers=1, hidden_dim=32, num_heads=2,
+                               intermediate_dim=64, dropout=0.0, initializer_range=0.3)
+    for name, output_key, extra in (
+            ("translation", "translation", {"app": "translation", "direction": "en-de"}),
+            ("summarization", "summary", {"app": "summarization"})):
+        module = TextGenerationModule(model, spm_tokenizer,
+                                      DecodingConfig(method="greedy", max_length=6),
+                                      max_source_length=16, output_key=output_key)
+        paths[name] = _export(os.path.join(root, name), module.save,
+                              {"output_key": output_key, **extra})
+    # A second direction: the same SavedModel files, described as de-en.
+    other = os.path.join(root, "translation_de_en", "1")
+    shutil.copytree(paths["translation"], other)
+    write_metadata(other, {"output_key": "translation", "app": "translation",
+                           "direction": "de-en"})
+    paths["translation_de_en"] = other
+    update_models_config(os.path.join(root, "sentiment"))
+    return paths
