@@ -1,0 +1,228 @@
+"""TF Serving's REST API over a `ModelRegistry` (Starlette app, run by uvicorn).
+
+Endpoints (as `tensorflow_model_server --rest_api_port` has them):
+- `GET /v1/models/<name>[/versions/<v>]`: version status
+  (`{"model_version_status": [{"version", "state", "status"}]}`);
+- `GET /v1/models/<name>[/versions/<v>]/metadata`: the signature defs;
+- `POST /v1/models/<name>[/versions/<v>]:predict`: `{"instances": ...}` or
+  `{"inputs": ...}` -> `{"predictions": ...}` or `{"outputs": ...}`
+  (`bertlab.serving.rest_codec`).
+Errors are `{"error": "..."}`: 400 bad request, 404 unknown model, version
+or path, 405 wrong method, 413 body or text over the limits, 500 a failure
+inside the model (logged). A bad request never affects the next one.
+
+Beyond TF Serving, for the demo page: `GET /` (the page, from `static_dir`),
+`/static/...` (its files), `GET /demo/apps.json` (the served apps and what
+kind each is), `GET /demo/stats.json` (batching counters).
+
+Model names are looked up among the loaded models only, never joined to a
+path; a name that is not a valid model name is refused (400).
+
+Example:
+>>> registry = ModelRegistry("saved_models").start()
+>>> server = BackgroundServer(create_app(registry), host="127.0.0.1", port=0).start()
+>>> server.url
+'http://127.0.0.1:43817'
+"""
+
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bertlab.serving.model_config import is_valid_model_name
+from bertlab.serving.model_registry import NotFound
+from bertlab.serving.rest_codec import (Limits, RequestError, format_predict_response,
+                                        parse_predict_request)
+
+log = logging.getLogger("bertlab.serving")
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+_API_PATH = re.compile(r"^models/(?P<name>[^/:]*)"
+                       r"(?:/versions/(?P<version>[^/:]*)|/labels/(?P<label>[^/:]*))?"
+                       r"(?P<tail>/metadata|:[A-Za-z]+)?$")
+
+
+def _error(message, status):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request, limit):
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise RequestError(f"The request body ({int(length)} bytes) is larger than the limit "
+                           f"of {limit} bytes.", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(f"The request body is larger than the limit of {limit} bytes.",
+                               status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name):
+    raise RequestError(f"Malformed JSON: {name} is not a JSON number.")
+
+
+def decode_json_body(body):
+    """Bytes -> JSON value; `RequestError` (400) for empty, non-UTF-8 or malformed bodies."""
+    if not body.strip():
+        raise RequestError("The request body is empty; send a JSON object.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RequestError(f"The request body is not valid UTF-8 (byte 0x{body[e.start]:02x} "
+                           f"at position {e.start}).") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise RequestError(f"Malformed JSON: {e.msg} at line {e.lineno} column {e.colno}.") \
+            from None
+    except RecursionError:
+        raise RequestError("Malformed JSON: nested too deeply.") from None
+
+
+def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES, limits=None):
+    """The Starlette app serving `registry` (and the demo page from `static_dir`).
+
+    Args:
+      registry: a started `ModelRegistry`.
+      static_dir: directory with `index.html` and the page's files (None: no page).
+      max_body_bytes: the largest request body accepted (413 beyond).
+      limits: `rest_codec.Limits` (rows per request, characters per text).
+    """
+    limits = limits or Limits()
+
+    async def api(request):
+        match = _API_PATH.match(request.path_params["path"])
+        if not match:
+            return _error(f"Malformed request: {request.method} {request.url.path}", 404)
+        name, version, label, tail = match.group("name", "version", "label", "tail")
+        if not is_valid_model_name(name):
+            return _error(f"Invalid model name {name[:100]!r}: use letters, digits, '_', '-' "
+                          "and '.'.", 400)
+        if version is not None and not version.isdigit():
+            return _error(f"Invalid version {version[:40]!r}: versions are integers.", 400)
+        if label is not None:
+            return _error(f"Version labels are not configured on this server (label "
+                          f"{label[:40]!r}).", 404)
+        try:
+            if tail in (None, "/metadata"):
+                if request.method != "GET":
+                    return _error(f"{request.method} is not allowed here; use GET.", 405)
+                if tail is None:
+                    return JSONResponse(registry.status(name, version))
+                return JSONResponse(registry.get(name, version).metadata_json())
+            if tail != ":predict":
+                return _error(f"{tail[1:]!r} is not supported: the exports have predict "
+                              "signatures; use :predict.", 400)
+            if request.method != "POST":
+                return _error(f"{request.method} is not allowed for :predict; use POST.", 405)
+            served = registry.get(name, version)
+            body = decode_json_body(await _read_body(request, max_body_bytes))
+            signature, inputs, row_format = parse_predict_request(body, served.inputs, limits)
+            try:
+                outputs = await served.predict_async(signature, inputs)
+            except Exception as error:  # noqa: BLE001
+                return _model_error(error, name)
+            return JSONResponse(format_predict_response(outputs, row_format))
+        except NotFound as e:
+            return _error(str(e), 404)
+        except RequestError as e:
+            return _error(str(e), e.status)
+
+    def _model_error(error, name):
+        import tensorflow as tf
+
+        if isinstance(error, tf.errors.InvalidArgumentError):
+            return _error(f"The model rejected the input: {error.message}", 400)
+        log.exception("Prediction of %s failed", name, exc_info=error)
+        return _error(f"Prediction failed: {type(error).__name__}.", 500)
+
+    async def apps(request):
+        return JSONResponse({"apps": registry.apps()})
+
+    async def stats(request):
+        return JSONResponse({n: registry.get(n).batch_stats() for n in registry.names()})
+
+    async def not_found(request, exc):
+        return _error(exc.detail if isinstance(exc.detail, str) else "Not found",
+                      exc.status_code)
+
+    async def server_error(request, exc):
+        log.exception("Unhandled error for %s", request.url.path, exc_info=exc)
+        return _error("Internal server error.", 500)
+
+    routes = [Route("/v1/{path:path}", api, methods=["GET", "POST", "PUT", "DELETE"]),
+              Route("/demo/apps.json", apps), Route("/demo/stats.json", stats)]
+    if static_dir is not None:
+        index = os.path.join(static_dir, "index.html")
+        if not os.path.isfile(index):
+            raise FileNotFoundError(f"No index.html in {static_dir}.")
+
+        async def page(request):
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        routes += [Route("/", page), Mount("/static", StaticFiles(directory=static_dir))]
+    return Starlette(routes=routes,
+                     exception_handlers={HTTPException: not_found, Exception: server_error})
+
+
+class BackgroundServer:
+    """Runs an ASGI app with uvicorn in a daemon thread (tests, benchmarks, the CLI).
+
+    Args:
+      app: the ASGI app.
+      host: address to bind (127.0.0.1 by default: local clients only).
+      port: port (0: any free port; see `.port` after `start`).
+    """
+
+    def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False):
+        import uvicorn
+
+        self.host = host
+        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, int(port)))
+        self.port = self._socket.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, log_level=log_level, access_log=access_log, timeout_keep_alive=30,
+            backlog=512))
+        self._thread = None
+
+    @property
+    def url(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout_s=30):
+        self._thread = threading.Thread(target=self._server.run,
+                                        kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"The server did not start on {self.url}.")
+            time.sleep(0.02)
+        return self
+
+    def run_forever(self):
+        """Runs in the calling thread until interrupted (Ctrl-C / SIGTERM)."""
+        self._server.run(sockets=[self._socket])
+
+    def stop(self):
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._socket.close()
