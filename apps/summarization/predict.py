@@ -1,6 +1,7 @@
 """Summarizes texts with an exported summarization model.
 
-    python -m apps.summarization.predict --model_dir=saved_models/summarization/1 "An abstract ..."
+    python -m apps.summarization.predict --model_dir=saved_models/summarization/1 \
+        "An abstract ..."
     cat abstracts.txt | python -m apps.summarization.predict --model_dir=saved_models/summarization/1
 
 Prints one summary per line, in input order (`--json`: one JSON object per line

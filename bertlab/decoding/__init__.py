@@ -16,3 +16,23 @@ from bertlab.decoding.sampling import sample
 from bertlab.decoding.seq2seq_generator import (DecodingConfig, Seq2SeqGenerator,
                                                 with_export_overrides)
 from bertlab.decoding.step_decoding import GenerationOutput
+
+__all__ = [
+    "NEG_INF",
+    "DecodingConfig",
+    "GenerationOutput",
+    "LogitsProcessor",
+    "Seq2SeqGenerator",
+    "apply_no_repeat_ngram",
+    "apply_repetition_penalty",
+    "apply_temperature",
+    "beam_search",
+    "greedy_search",
+    "length_penalty_factor",
+    "sample",
+    "suppress_tokens",
+    "tile_for_beams",
+    "top_k_filter",
+    "top_p_filter",
+    "with_export_overrides",
+]

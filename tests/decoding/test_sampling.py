@@ -60,7 +60,8 @@ def test_sampled_tokens_respect_top_k_and_top_p():
     top_p = sample(step_fn, tf.zeros([64, 1]), start, 12, END, PAD, top_p=0.8, seed=(4, 5))
     assert set(np.unique(top_p.token_ids)) == {3, 4, 5}  # 0.4 + 0.3 < 0.8 <= 0.85
     free = sample(step_fn, tf.zeros([64, 1]), start, 12, END, PAD, seed=(4, 5))
-    counts = np.bincount(free.token_ids.numpy().ravel(), minlength=8) / free.token_ids.shape.num_elements()
+    tokens = free.token_ids.numpy().ravel()
+    counts = np.bincount(tokens, minlength=8) / tokens.size
     np.testing.assert_allclose(counts[3:], [0.4, 0.3, 0.15, 0.1, 0.05], atol=0.05)
 
 

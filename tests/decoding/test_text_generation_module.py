@@ -91,7 +91,8 @@ _CLIENT = textwrap.dedent("""
     empty = serve(text=tf.constant([], tf.string))
     by_ids = ids(token_ids=tf.constant([[7, 8, 3]]), padding_mask=tf.constant([[1, 1, 1]]))
     print(json.dumps({
-        "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("bertlab", "keras", "apps")),
+        "modules": sorted(m for m in sys.modules
+                          if m.split(".")[0] in ("bertlab", "keras", "apps")),
         "inputs": {k: [str(v.dtype.name), v.shape.as_list()]
                    for k, v in serve.structured_input_signature[1].items()},
         "outputs": {k: [str(v.dtype.name), v.shape.as_list()]
