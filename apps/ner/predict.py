@@ -11,12 +11,12 @@ Prints each text with its entities bracketed and typed, e.g.
 JSON object per line with the words, their tags and the entities.
 """
 
-import json
 import os
 
 from absl import app, flags
 
 from apps.ner.config import APP_NAME, REPO_ROOT
+from apps.ner.output_format import format_prediction
 from bertlab.export import ExportedModel, read_texts
 
 flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, "saved_models", APP_NAME),
@@ -27,35 +27,6 @@ flags.DEFINE_bool("characters", False, "Treat every non-space character as a wor
                   "models trained on character-level data such as Weibo NER): the text is "
                   "sent with a space between characters.")
 FLAGS = flags.FLAGS
-
-
-def entities(words, tags):
-    """`[(type, first word index, last word index, text)]` read from BIO tags (seqeval's way)."""
-    spans, start, kind = [], None, None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, tag_type = tag.partition("-")
-        continues = prefix == "I" and tag_type == kind
-        if start is not None and not continues:
-            spans.append((kind, start, i - 1, " ".join(words[start:i])))
-            start, kind = None, None
-        if prefix in ("B", "I") and not continues:
-            start, kind = i, tag_type
-    return spans
-
-
-def format_prediction(words, tags, as_json=False):
-    """One printable line (or JSON object) for a tagged text."""
-    found = entities(words, tags)
-    if as_json:
-        return json.dumps({"tokens": words, "tags": tags,
-                           "entities": [{"type": k, "start": s, "end": e, "text": t}
-                                        for k, s, e, t in found]}, ensure_ascii=False)
-    marked = list(words)
-    for kind, start, end, _ in found:
-        marked[start] = "[" + marked[start]
-        marked[end] = marked[end] + "]" + kind
-    listing = "; ".join(f"{k}: {t}" for k, _, _, t in found) or "no entities"
-    return f"{' '.join(marked)}\n    {listing}"
 
 
 def main(argv):

@@ -7,12 +7,12 @@ Prints one line per text: the label, its probability and the text (`--json`:
 one JSON object per line with every class probability).
 """
 
-import json
 import os
 
 from absl import app, flags
 
 from apps.sentiment.config import APP_NAME, REPO_ROOT
+from apps.sentiment.output_format import format_predictions
 from bertlab.export import ExportedModel, read_texts
 
 flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, "saved_models", APP_NAME),
@@ -20,23 +20,6 @@ flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, "saved_models", APP_NAM
 flags.DEFINE_bool("json", False, "Print JSON lines instead of text.")
 flags.DEFINE_integer("batch_size", 64, "Texts per call of the model.")
 FLAGS = flags.FLAGS
-
-
-def format_predictions(texts, outputs, class_names, as_json=False):
-    """Lines to print for `texts` and the model's `label`/`probabilities` outputs."""
-    lines = []
-    for text, label, probabilities in zip(texts, outputs["label"], outputs["probabilities"]):
-        label = label.decode("utf-8")
-        if as_json:
-            lines.append(json.dumps({
-                "text": text, "label": label,
-                "probabilities": {n: round(float(p), 6) for n, p in zip(class_names,
-                                                                         probabilities)}},
-                ensure_ascii=False))
-        else:
-            confidence = float(probabilities[class_names.index(label)])
-            lines.append(f"{label:<10} {confidence:.3f}  {text}")
-    return lines
 
 
 def main(argv):
