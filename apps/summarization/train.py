@@ -145,8 +145,8 @@ def run():
         extra_summary={"first_sentence_baseline": baseline},
         log_fn=logging.info)
     print(json.dumps({"app": APP_NAME, "model_dir": model_dir,
-                      "checkpoint": summary["checkpoint_selection"]["best"],
-                      "validation": summary["validation_generation"],
+                      "checkpoint": summary.get("checkpoint_selection", {}).get("best"),
+                      "validation": summary.get("validation_generation"),
                       "first_sentence_baseline": baseline,
                       "export": summary.get("export"),
                       "train_time_seconds": summary.get("train_time_seconds")},

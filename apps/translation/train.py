@@ -114,8 +114,8 @@ def run():
                   "vocabulary_size": tokenizer.vocabulary_size},
         log_fn=logging.info)
     print(json.dumps({"app": APP_NAME, "model_dir": model_dir,
-                      "checkpoint": summary["checkpoint_selection"]["best"],
-                      "validation": summary["validation_generation"],
+                      "checkpoint": summary.get("checkpoint_selection", {}).get("best"),
+                      "validation": summary.get("validation_generation"),
                       "export": summary.get("export"),
                       "train_time_seconds": summary.get("train_time_seconds")},
                      ensure_ascii=False, default=str))

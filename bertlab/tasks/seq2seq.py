@@ -559,7 +559,8 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
         optional strings such as a metric signature).
       model_dir: the runner's directory.
       export_dir: base directory of the exported versions (None: no export).
-      strategy: a `tf.distribute.Strategy` or name.
+      strategy: a `tf.distribute.Strategy` or name (in a multi-worker run only
+        the chief selects, exports and writes the summary).
       output_key: output name of the `serving_default` signature.
       export_decoding: `DecodingConfig` fixed in the export (default: `config.decoding`).
       metadata: dict stored with the export.
@@ -575,8 +576,15 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
     from bertlab.training import run_experiment
     from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 
+    from bertlab.training import strategy as strategy_lib
+
+    if isinstance(strategy, str):
+        strategy = strategy_lib.build_strategy(strategy)
     task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size)
     summary = run_experiment(task, config.trainer, config.optimizer, model_dir, strategy)
+    if strategy is not None and not strategy_lib.is_chief(strategy):
+        # Only the chief selects, exports and writes the summary.
+        return summary
     model = task.model
     sources, references = validation_examples
     limit = config.selection.max_examples
