@@ -1,0 +1,256 @@
+// The demo page: finds the served apps, then calls TF Serving's REST API for each card.
+// Works against `python -m apps.serve` (which lists its apps at demo/apps.json) and against
+// tensorflow_model_server behind the same origin (apps found through /v1/models/<name>/metadata).
+"use strict";
+
+const CANDIDATE_NAMES = ["sentiment", "ner", "translation", "translation_en_de",
+  "translation_de_en", "translation_en_zh", "translation_zh_en", "summarization"];
+const ENTITY_NAMES = { PER: "Person", ORG: "Organization", LOC: "Location", MISC: "Other" };
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children || []) node.append(child);
+  return node;
+}
+
+async function api(path, body) {
+  const options = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  };
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    throw new Error("The server cannot be reached.");
+  }
+  let data = null;
+  try { data = await response.json(); } catch (error) { /* not JSON */ }
+  if (!response.ok) {
+    throw new Error((data && data.error) || `The server answered ${response.status}.`);
+  }
+  return data;
+}
+
+function kindFromOutputs(outputs) {
+  const names = Object.keys(outputs).sort().join(",");
+  if (names === "label,probabilities") return "sentiment";
+  if (names === "tags,tokens") return "ner";
+  if (names === "translation") return "translation";
+  if (names === "summary") return "summarization";
+  return "other";
+}
+
+async function discoverApps() {
+  try {
+    const listed = await api("demo/apps.json");
+    if (listed && Array.isArray(listed.apps)) return listed.apps;
+  } catch (error) { /* not our server: ask TF Serving about the usual names */ }
+  const found = [];
+  for (const name of CANDIDATE_NAMES) {
+    try {
+      const meta = await api(`v1/models/${name}/metadata`);
+      const signature = meta.metadata.signature_def.signature_def.serving_default;
+      const kind = kindFromOutputs(signature.outputs);
+      const app = { name, kind, label: name, output: Object.keys(signature.outputs)[0] };
+      const direction = name.match(/^translation_([a-z]+)_([a-z]+)$/);
+      if (direction) app.label = `${direction[1]} → ${direction[2]}`;
+      found.push(app);
+    } catch (error) { /* not served */ }
+  }
+  return found;
+}
+
+async function predictOne(model, text) {
+  const data = await api(`v1/models/${encodeURIComponent(model)}:predict`,
+    { instances: [text] });
+  return data.predictions[0];
+}
+
+function showError(result, error) {
+  result.className = "result error";
+  result.replaceChildren(el("span", { text: error.message }));
+}
+
+function showBusy(result) {
+  result.className = "result";
+  result.replaceChildren(el("span", { class: "placeholder", text: "Working…" }));
+}
+
+// --------------------------------------------------------------------------- sentiment
+
+function renderSentiment(result, prediction, app) {
+  const probabilities = prediction.probabilities;
+  const names = app.class_names && app.class_names.length === probabilities.length
+    ? app.class_names : probabilities.map((_, i) => `class ${i}`);
+  const best = probabilities.indexOf(Math.max(...probabilities));
+  const label = prediction.label;
+  const rows = names.map((name, i) => {
+    const percent = (100 * probabilities[i]).toFixed(1);
+    return el("div", { class: `bar-row ${name}`, "data-class": name }, [
+      el("span", { text: name }),
+      el("div", { class: "bar" }, [el("div", { style: `width: ${percent}%` })]),
+      el("span", { class: "value", text: `${percent}%` }),
+    ]);
+  });
+  result.className = "result";
+  result.replaceChildren(
+    el("div", { class: "label-row" }, [
+      el("span", { class: `label-pill ${label}`, id: "sentiment-label", text: label }),
+      el("span", { class: "meta", id: "sentiment-probability",
+        text: `${(100 * probabilities[best]).toFixed(1)}% sure` }),
+    ]),
+    ...rows);
+}
+
+// --------------------------------------------------------------------------- NER
+
+function entitySpans(tokens, tags) {
+  // BIO tags -> [{type, start, end}] over word positions; "" marks padding.
+  const spans = [];
+  let open = null;
+  tokens.forEach((token, i) => {
+    if (token === "") return;
+    const tag = tags[i] || "O";
+    const [prefix, type] = tag.includes("-") ? tag.split(/-(.*)/s) : [tag, null];
+    if (prefix === "B" || (prefix === "I" && (!open || open.type !== type))) {
+      open = { type, start: i, end: i + 1 };
+      spans.push(open);
+    } else if (prefix === "I" && open) {
+      open.end = i + 1;
+    } else {
+      open = null;
+    }
+  });
+  return spans;
+}
+
+function renderEntities(result, prediction) {
+  const tokens = prediction.tokens.filter((t) => t !== "");
+  const spans = entitySpans(prediction.tokens, prediction.tags);
+  const parts = [];
+  let i = 0;
+  for (const span of spans) {
+    if (span.start > i) parts.push(document.createTextNode(tokens.slice(i, span.start).join(" ") + " "));
+    const words = tokens.slice(span.start, span.end).join(" ");
+    parts.push(el("mark", { class: `entity ${span.type}`, "data-type": span.type,
+      title: ENTITY_NAMES[span.type] || span.type }, [
+      words, el("span", { class: "tag", text: span.type }),
+    ]));
+    parts.push(document.createTextNode(" "));
+    i = span.end;
+  }
+  if (i < tokens.length) parts.push(document.createTextNode(tokens.slice(i).join(" ")));
+  result.className = "result";
+  const summary = spans.length === 0 ? "No entities found."
+    : `${spans.length} ${spans.length === 1 ? "entity" : "entities"} found.`;
+  result.replaceChildren(el("div", { class: "entities" }, parts),
+    el("div", { class: "meta", id: "ner-count", text: summary }));
+}
+
+function renderLegend() {
+  const legend = $("ner-legend");
+  legend.replaceChildren(...Object.entries(ENTITY_NAMES).map(([type, name]) =>
+    el("mark", { class: `entity ${type}`, text: name })));
+}
+
+// --------------------------------------------------------------------------- generation
+
+function renderGenerated(result, text, id) {
+  result.className = "result";
+  result.replaceChildren(el("div", { class: "generated", id, text: text || "(empty)" }));
+}
+
+// --------------------------------------------------------------------------- wiring
+
+function setUp(kind, apps, run) {
+  const card = $(`${kind}-card`);
+  const button = $(`${kind}-run`);
+  const input = $(`${kind}-input`);
+  const result = $(`${kind}-result`);
+  if (apps.length === 0) {
+    card.classList.add("unavailable");
+    button.disabled = true;
+    result.replaceChildren(el("span", { class: "placeholder",
+      text: "No model of this kind is exported yet." }));
+    return;
+  }
+  const go = async () => {
+    const text = input.value.trim();
+    if (!text) {
+      showError(result, new Error("Type some text first."));
+      return;
+    }
+    button.disabled = true;
+    showBusy(result);
+    const started = performance.now();
+    try {
+      await run(text, result);
+      $(`${kind}-meta`).textContent = `${Math.round(performance.now() - started)} ms`;
+    } catch (error) {
+      showError(result, error);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  button.addEventListener("click", go);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) go();
+  });
+}
+
+async function main() {
+  let apps;
+  try {
+    apps = await discoverApps();
+  } catch (error) {
+    apps = [];
+  }
+  const byKind = (kind) => apps.filter((app) => app.kind === kind);
+  const status = $("status");
+  if (apps.length === 0) {
+    status.textContent = "No exported model is being served. Export one, then reload.";
+    status.classList.add("error");
+  } else {
+    status.textContent = `Serving ${apps.map((a) => a.name).join(", ")}.`;
+  }
+
+  const sentiment = byKind("sentiment");
+  setUp("sentiment", sentiment, async (text, result) =>
+    renderSentiment(result, await predictOne(sentiment[0].name, text), sentiment[0]));
+
+  const ner = byKind("ner");
+  renderLegend();
+  setUp("ner", ner, async (text, result) =>
+    renderEntities(result, await predictOne(ner[0].name, text)));
+
+  const translation = byKind("translation");
+  const select = $("translation-direction");
+  for (const app of translation) select.append(el("option", { value: app.name, text: app.label }));
+  $("translation-direction-label").hidden = translation.length < 2;
+  setUp("translation", translation, async (text, result) => {
+    const app = translation.find((a) => a.name === select.value) || translation[0];
+    const prediction = await predictOne(app.name, text);
+    renderGenerated(result, typeof prediction === "string" ? prediction
+      : prediction[app.output || "translation"], "translation-output");
+  });
+
+  const summarization = byKind("summarization");
+  setUp("summarization", summarization, async (text, result) => {
+    const app = summarization[0];
+    const prediction = await predictOne(app.name, text);
+    renderGenerated(result, typeof prediction === "string" ? prediction
+      : prediction[app.output || "summary"], "summarization-output");
+  });
+  document.body.dataset.ready = "true";
+}
+
+main();
