@@ -71,6 +71,14 @@ def test_evaluate_and_predict_use_the_export(trained, data_dir):
     assert len(result.stdout.split("\n")) == 4  # three summaries (maybe empty), one per line
 
 
+def test_export_accepts_any_bytes(trained):
+    _, export_dir, _ = trained
+    serve = tf.saved_model.load(str(export_dir / "1")).signatures["serving_default"]
+    out = serve(text=tf.constant([b"\xff\xfe\x80", b"", b"long " * 3000, "摘要".encode()]))
+    assert out["summary"].shape == (4,)
+    assert serve(text=tf.constant([], tf.string))["summary"].shape == (0,)
+
+
 def test_configs_load():
     for name in ("default", "smoke", "csl_ts"):
         config = load_config(SummarizationConfig, str(REPO_ROOT / "configs" / "summarization" /
