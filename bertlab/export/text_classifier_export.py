@@ -11,6 +11,10 @@ Signatures (TF Serving; `saved_model_cli show --all` lists them):
 
 Loading needs only `tensorflow` and `import tensorflow_text` (for the
 tokenizer's ops): the functions are traced graphs, no bertlab or keras-hub code.
+The text is packed as `[CLS] tokens [SEP]` by slicing, not with
+tensorflow-text's `RoundRobinTrimmer`: its `TFText>RoundRobinTrim` op (TF Text
+2.16+) is missing from the TF Text that TF Serving embeds (2.12,
+tensorflow/serving#4057), so the graph uses only ops stock TF Serving has.
 Every batch of strings is accepted: empty strings and invalid UTF-8 are handled
 by the tokenizer (cleaned, then `[CLS] [SEP]` at worst), long texts are
 truncated to the preprocessor's `sequence_length`, and batches are padded only
@@ -25,6 +29,9 @@ Example:
 
 import keras
 import tensorflow as tf
+import tensorflow_text as tf_text
+
+from bertlab.text.bert_preprocessor import pack_ragged
 
 TEXT_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serve_token_ids"
@@ -42,14 +49,30 @@ def ensure_min_width(features, width=1):
     return {k: tf.pad(v, [[0, 0], [0, missing]]) for k, v in features.items()}
 
 
+def pack_text(tokenizer, text, sequence_length):
+    """`[CLS] tokens [SEP]` inputs for one text segment, each batch padded to its longest.
+
+    The same ids as `BertPreprocessor` (one segment, `pad_to_longest=True`), with
+    truncation by slicing. Returns int32 `[batch, seq]` `token_ids`,
+    `segment_ids`, `padding_mask`.
+    """
+    ids = tokenizer(tf.reshape(text, [-1]))[:, :sequence_length - 2]
+    token_ids, segment_ids = tf_text.combine_segments(
+        [ids], start_of_sequence_id=tokenizer.token_to_id("[CLS]"),
+        end_of_segment_id=tokenizer.token_to_id("[SEP]"))
+    return pack_ragged(token_ids, segment_ids, sequence_length, pad_to_longest=True,
+                       pad_id=tokenizer.token_to_id("[PAD]"))
+
+
 def export_text_classifier(model, preprocessor, class_names, path):
     """Writes the classifier with its preprocessor as a SavedModel at `path`.
 
     Args:
       model: a Keras model mapping `token_ids`/`segment_ids`/`padding_mask`
         to logits `[batch, num_classes]` (e.g. `BertClassifier`).
-      preprocessor: a `bertlab.text.BertPreprocessor`; exported as configured
-        (use `pad_to_longest=True`).
+      preprocessor: the `bertlab.text.BertPreprocessor` of training: its
+        tokenizer and `sequence_length` are exported (one text segment, each
+        batch padded to its longest).
       class_names: the name of each class, in logit order.
       path: the SavedModel directory (see `versioned_export` for atomic,
         versioned writes).
@@ -64,8 +87,11 @@ def export_text_classifier(model, preprocessor, class_names, path):
         logits = tf.cast(model(features, training=False), tf.float32)
         return logits, tf.nn.softmax(logits, axis=-1)
 
+    tokenizer = preprocessor.tokenizer
+    sequence_length = preprocessor.sequence_length
+
     def serve_text(text):
-        features = preprocessor(tf.reshape(text, [-1]))
+        features = pack_text(tokenizer, text, sequence_length)
         _, probabilities = classify(features)
         label = tf.gather(names, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
         return {"label": label, "probabilities": probabilities}
@@ -77,7 +103,7 @@ def export_text_classifier(model, preprocessor, class_names, path):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(preprocessor)
+    archive.track(tokenizer)
     archive.add_endpoint(TEXT_SIGNATURE, serve_text,
                          input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
