@@ -1,0 +1,22 @@
+"""HTTP helper for the serving tests (standard library only)."""
+
+import json
+import urllib.error
+import urllib.request
+
+
+def http(url, body=None, method=None, headers=None, timeout=60):
+    """`(status, decoded JSON or raw bytes)`; `body` a dict (sent as JSON) or bytes."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method=method or (
+        "POST" if body is not None else "GET"), headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, data = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, data = error.code, error.read()
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, data

@@ -1,0 +1,83 @@
+"""Warm-up requests: written into every export before it is published, parsed with TF
+Serving's own protos, replayed through the loaded SavedModel."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bertlab.serving.warmup import (MAX_WARMUP_RECORDS, default_warmup_examples,
+                                    read_warmup_requests, signature_inputs, warmup_path,
+                                    write_warmup_requests)
+
+APPS = ["sentiment", "ner", "translation", "summarization"]
+
+
+def _parse(path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    return [prediction_log_pb2.PredictionLog.FromString(record)
+            for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_warmup_file_parses_and_replays(exports, app):
+    import tensorflow_text  # noqa: F401
+
+    path = exports[app] / "assets.extra" / "tf_serving_warmup_requests"
+    logs = _parse(path)
+    assert logs and all(log.WhichOneof("log_type") == "predict_log" for log in logs)
+    requests = [log.predict_log.request for log in logs]
+    loaded = tf.saved_model.load(str(exports[app]))
+    assert {r.model_spec.signature_name for r in requests} == set(loaded.signatures) == {
+        "serving_default", "serve_token_ids"}
+    sizes = set()
+    for request in requests:
+        function = loaded.signatures[request.model_spec.signature_name]
+        expected = set(function.structured_input_signature[1])
+        assert set(request.inputs) == expected
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = function(**{k: tf.constant(v) for k, v in inputs.items()})
+        batch = next(iter(inputs.values())).shape[0]
+        sizes.add(batch)
+        for value in outputs.values():
+            assert value.shape[0] == batch
+    assert sizes == {1, 5}  # a single text and a batch
+    # Our reader agrees with the protos.
+    assert [(s, sorted(i)) for s, i in read_warmup_requests(exports[app])] == [
+        (r.model_spec.signature_name, sorted(r.inputs)) for r in requests]
+
+
+def test_write_appends_per_signature_and_checks_arguments(tmp_path):
+    write_warmup_requests(tmp_path, "serving_default", [{"text": ["a", "b"]}])
+    write_warmup_requests(tmp_path, "serve_token_ids",
+                          [{"token_ids": np.ones((1, 3), np.int32),
+                            "padding_mask": np.ones((1, 3), np.int32)}])
+    requests = read_warmup_requests(tmp_path)
+    assert [s for s, _ in requests] == ["serving_default", "serve_token_ids"]
+    np.testing.assert_array_equal(requests[0][1]["text"], [b"a", b"b"])
+    assert requests[1][1]["token_ids"].dtype == np.int32
+    with pytest.raises(ValueError, match="`examples` is empty"):
+        write_warmup_requests(tmp_path, "serving_default", [])
+    with pytest.raises(ValueError, match="has no inputs"):
+        write_warmup_requests(tmp_path, "serving_default", [{}])
+    with pytest.raises(ValueError, match="at most 1000"):
+        write_warmup_requests(tmp_path, "serving_default",
+                              [{"text": ["x"]}] * (MAX_WARMUP_RECORDS - 1))
+    assert len(read_warmup_requests(tmp_path)) == 2  # the refused call wrote nothing
+    assert not (tmp_path / "assets.extra" / "tf_serving_warmup_requests.tmp").exists()
+    assert read_warmup_requests(tmp_path / "none") == []
+
+
+def test_default_examples_follow_the_signatures(exports):
+    specs = signature_inputs(exports["sentiment"])
+    assert set(specs) == {"serving_default", "serve_token_ids"}
+    ids = default_warmup_examples(specs["serve_token_ids"])
+    for request in ids:
+        mask = request["padding_mask"]
+        assert mask[:, 0].all() and (request["token_ids"] > 0).all()
+        assert request["segment_ids"].max() == 0
+    with pytest.raises(ValueError, match="No default warm-up value for input 'image'"):
+        default_warmup_examples({"image": (np.dtype(np.float32), (-1, 3))})
+    with pytest.raises(ValueError, match="must be tf.string"):
+        default_warmup_examples({"text": (np.dtype(np.int32), (-1,))})
+    assert warmup_path("x").endswith("x/assets.extra/tf_serving_warmup_requests")
