@@ -12,8 +12,10 @@ one training runner (`bertlab.training.Trainer`, whose loop this reuses):
   improved (`model_dir/best/`, replaced atomically), so the export is the best
   epoch's model, not the last one.
 - `fine_tune`: trains (resuming from `model_dir`), restores the best weights,
-  exports a new SavedModel version into `export_dir` (atomic, versioned) and
-  writes `model_dir/summary.json` with the best evaluation and the export.
+  exports a new SavedModel version into `export_dir` (atomic, versioned, with
+  TF Serving warm-up requests and an op check, `bertlab.serving.export_hooks`),
+  rewrites `models.config` beside `export_dir`, and writes
+  `model_dir/summary.json` with the best evaluation and the export.
 
 Example:
 >>> schedule = ScheduleConfig(epochs=3, warmup_fraction=0.1)
@@ -210,9 +212,17 @@ def fine_tune(task, trainer_config, optimizer_config, model_dir, export_dir=None
             facts = {"validation": best["results"] if best else summary.get("final_eval"),
                      "step": best["step"] if best else summary["steps"],
                      **(metadata or {})}
-            version, path = export_new_version(
-                export_dir, lambda tmp: task.export(trainer.model, tmp, facts))
-            summary["export"] = {"version": version, "path": path}
+            from bertlab.serving.export_hooks import prepare_for_serving, update_models_config
+
+            def write(tmp):
+                task.export(trainer.model, tmp, facts)
+                # TF Serving warm-up requests and the check that every custom op is
+                # one TF Serving's tensorflow-text has, before the version appears.
+                prepare_for_serving(tmp)
+
+            version, path = export_new_version(export_dir, write)
+            summary["export"] = {"version": version, "path": path,
+                                 "models_config": update_models_config(export_dir)}
             logging.info("Exported version %d to %s", version, path)
         if trainer.is_chief:
             write_json_atomic(os.path.join(model_dir, SUMMARY_FILE), summary)

@@ -60,7 +60,11 @@ def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypat
     assert summary["best"]["step"] == best_step
     assert summary["best"]["value"] == pytest.approx(best_value)
     with open(os.path.join(model_dir, "summary.json")) as f:
-        assert json.load(f)["export"] == {"version": 1, "path": os.path.join(export_dir, "1")}
+        assert json.load(f)["export"] == {"version": 1, "path": os.path.join(export_dir, "1"),
+                                          "models_config": str(tmp_path / "models.config")}
+    assert "export" in (tmp_path / "models.config").read_text()  # the model's name
+    assert os.path.isfile(os.path.join(export_dir, "1", "assets.extra",
+                                       "tf_serving_warmup_requests"))
     metadata = read_metadata(os.path.join(export_dir, "1"))
     assert metadata["step"] == best_step and metadata["note"] == "test"
     assert metadata["class_names"] == ["negative", "positive"]
