@@ -1,6 +1,8 @@
 """Assembled models: the BERT encoder, its task heads and pretrainer, seq2seq."""
 
 from bertlab.models.bert_checkpoint import CheckpointError
+from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
+from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer

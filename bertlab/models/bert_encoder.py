@@ -114,6 +114,7 @@ class BertEncoder(keras.Model):
                          outputs={"sequence_output": x, "pooled_output": pooled},
                          dtype=dtype, **kwargs)
 
+        self._policy_name = keras.dtype_policies.get(dtype).name if dtype else None
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.final_layer_norm = final_layer_norm
@@ -145,7 +146,7 @@ class BertEncoder(keras.Model):
     def get_config(self):
         return {
             "name": self.name, "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": self._policy_name,
             "vocabulary_size": self.vocabulary_size, "num_layers": self.num_layers,
             "hidden_dim": self.hidden_dim, "num_heads": self.num_heads,
             "intermediate_dim": self.intermediate_dim,

@@ -110,6 +110,7 @@ class Seq2SeqTransformer(keras.Model):
         logits = projection(y)
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
+        self._policy_name = keras.dtype_policies.get(dtype).name if dtype else None
         self.encoder_embeddings = encoder_embeddings
         self.decoder_embeddings = decoder_embeddings
         self.encoder_blocks = encoder_blocks
@@ -192,7 +193,7 @@ class Seq2SeqTransformer(keras.Model):
     def get_config(self):
         return {
             "name": self.name, "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": self._policy_name,
             "encoder_vocabulary_size": self.encoder_vocabulary_size,
             "decoder_vocabulary_size": self.decoder_vocabulary_size,
             "num_encoder_layers": self.num_encoder_layers,

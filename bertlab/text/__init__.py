@@ -3,3 +3,5 @@
 from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.text.bert_tokenizer import BertTokenizer, basic_tokenize
 from bertlab.text.vocabulary import VocabularyError, load_vocabulary, save_vocabulary
+from bertlab.text.word_tokenization import (gather_word_values, pack_words, scatter_word_labels,
+                                            split_whitespace, tokenize_words)

@@ -83,8 +83,7 @@ class BertPreprocessor(keras.layers.Layer):
         if not 1 <= len(segments) <= 2:
             raise ValueError(f"Expected 1 or 2 text segments, got {len(segments)}.")
         tokenized = [self.tokenizer(tf.reshape(s, [-1])) for s in segments]
-        trimmer = tf_text.RoundRobinTrimmer(self.segment_lengths_budget(len(tokenized)))
-        trimmed = trimmer.trim(tokenized)
+        trimmed = trim_segments(tokenized, self.segment_lengths_budget(len(tokenized)))
         token_ids, segment_ids = tf_text.combine_segments(
             trimmed, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id
         )
@@ -105,6 +104,32 @@ class BertPreprocessor(keras.layers.Layer):
             pad_to_longest=self.pad_to_longest,
         )
         return config
+
+
+def _keep_first(ragged, lengths):
+    """Row i of `ragged` cut to its first `lengths[i]` values."""
+    positions = tf.ragged.range(ragged.row_lengths())
+    return tf.ragged.boolean_mask(ragged, positions < tf.cast(lengths, positions.dtype)[:, None])
+
+
+def trim_segments(segments, budget):
+    """Trims one or two ragged `[batch, (len)]` segments to `budget` values per row.
+
+    One segment is cut at the end. A pair follows google-research/bert's
+    `_truncate_seq_pair` (drop from the longer segment, from the second on a
+    tie), in closed form: the first keeps `min(len_a, max(ceil(budget / 2),
+    budget - len_b))`. Plain TF ops only (no tensorflow-text trimmer op), so
+    exported models load in TF Serving's bundled tensorflow-text.
+    """
+    if len(segments) == 1:
+        return [segments[0][:, :budget]]
+    a, b = segments
+    len_a = a.row_lengths()
+    len_b = b.row_lengths()
+    half = tf.cast((budget + 1) // 2, len_a.dtype)
+    keep_a = tf.minimum(len_a, tf.maximum(half, budget - len_b))
+    keep_b = tf.minimum(len_b, budget - keep_a)
+    return [_keep_first(a, keep_a), _keep_first(b, keep_b)]
 
 
 def pack_ragged(token_ids, segment_ids, sequence_length, pad_to_longest=False, pad_id=0):

@@ -125,3 +125,13 @@ def test_extra_inputs_are_ignored_and_missing_ones_named():
     np.testing.assert_allclose(model(extra)["sequence_output"].numpy(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="padding_mask"):
         model({"token_ids": x["token_ids"], "segment_ids": x["segment_ids"]})
+
+
+def test_mixed_precision_policy_survives_config_and_keras_file(tmp_path):
+    model = _tiny(dtype="mixed_bfloat16")
+    assert model.get_config()["dtype"] == "mixed_bfloat16"
+    clone = BertEncoder.from_config(model.get_config())
+    assert clone(_inputs())["sequence_output"].dtype == "bfloat16"
+    path = str(tmp_path / "bf16.keras")
+    model.save(path)
+    assert keras.saving.load_model(path)(_inputs())["sequence_output"].dtype == "bfloat16"

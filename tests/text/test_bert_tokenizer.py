@@ -136,3 +136,15 @@ def test_layers_round_trip_through_config(minilm_dir):
     clone = BertPreprocessor.from_config(pre.get_config())
     text = tf.constant(["round trip this sentence"])
     np.testing.assert_array_equal(pre(text)["token_ids"], clone(text)["token_ids"])
+
+
+def test_graph_uses_no_trimmer_op(minilm_dir):
+    """TF Serving's bundled tensorflow-text lacks the trimmer ops (tensorflow/serving#4057)."""
+    pre = BertPreprocessor.from_pretrained(minilm_dir, sequence_length=16)
+    fn = tf.function(lambda a, b: pre((a, b)))
+    graph = fn.get_concrete_function(tf.TensorSpec([None], tf.string),
+                                     tf.TensorSpec([None], tf.string)).graph
+    ops = {op.type for op in graph.get_operations()}
+    for function in graph.as_graph_def().library.function:
+        ops.update(node.op for node in function.node_def)
+    assert not [op for op in ops if "Trim" in op], sorted(ops)
