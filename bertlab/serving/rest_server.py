@@ -195,6 +195,7 @@ class BackgroundServer:
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, int(port)))
+        self._socket.listen(512)  # connections queue from now on, even before uvicorn runs
         self.port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(
             app, log_level=log_level, access_log=access_log, timeout_keep_alive=30,

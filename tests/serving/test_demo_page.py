@@ -1,0 +1,109 @@
+"""The demo page in a real headless browser (Debian's chromium driven by Playwright): type,
+press the button, read the rendered result, compare it with the REST API's answer."""
+
+import os
+import shutil
+
+import pytest
+
+from tests.serving.helpers import http
+
+CHROMIUM = next((p for p in ["/usr/bin/chromium", shutil.which("chromium") or "",
+                             shutil.which("chromium-browser") or ""] if p and os.path.exists(p)),
+                None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not found (apt-get install "
+                                "chromium); the browser test needs it")
+
+
+def _entities(tokens, tags):
+    spans, open_span = [], None
+    for token, tag in zip(tokens, tags):
+        if not token:
+            continue
+        prefix, _, kind = (tag or "O").partition("-")
+        if prefix == "B" or (prefix == "I" and (open_span is None or open_span[0] != kind)):
+            open_span = [kind, [token]]
+            spans.append(open_span)
+        elif prefix == "I":
+            open_span[1].append(token)
+        else:
+            open_span = None
+    return [(kind, " ".join(words)) for kind, words in spans]
+
+
+def _api(server, name, text):
+    status, body = http(f"{server.url}/v1/models/{name}:predict", {"instances": [text]})
+    assert status == 200, body
+    return body["predictions"][0]
+
+
+def test_demo_page_end_to_end(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shots = [tmp_path / "demo.png"]
+    if os.environ.get("BERTLAB_SCREENSHOT_DIR"):
+        os.makedirs(os.environ["BERTLAB_SCREENSHOT_DIR"], exist_ok=True)
+        shots.append(os.path.join(os.environ["BERTLAB_SCREENSHOT_DIR"], "demo.png"))
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert "Serving ner, sentiment, summarization" in page.inner_text("#status")
+
+            text = "An utterly delightful film with a wonderful cast ."
+            page.fill("#sentiment-input", text)
+            page.click("#sentiment-run")
+            page.wait_for_selector("#sentiment-label", timeout=30000)
+            expected = _api(server, "sentiment", text)
+            assert page.inner_text("#sentiment-label").lower() == expected["label"]
+            shown = page.inner_text("#sentiment-probability")
+            assert shown == f"{100 * max(expected['probabilities']):.1f}% sure"
+            assert page.locator("#sentiment-result .bar-row").count() == 2
+
+            text = "Angela Merkel visited Paris with Emmanuel Macron ."
+            page.fill("#ner-input", text)
+            page.click("#ner-run")
+            page.wait_for_selector("#ner-count", timeout=30000)
+            expected = _api(server, "ner", text)
+            marks = page.locator("#ner-result mark.entity")
+            rendered = [(marks.nth(i).get_attribute("data-type"),
+                         marks.nth(i).evaluate("m => m.firstChild.textContent"))
+                        for i in range(marks.count())]
+            assert rendered == _entities(expected["tokens"], expected["tags"])
+
+            assert page.is_visible("#translation-direction")  # two translation models
+            options = page.locator("#translation-direction option").all_inner_texts()
+            assert options == ["English → German", "German → English"]
+            page.select_option("#translation-direction", "translation_de_en")
+            text = "Ein Hund rennt durch den Park."
+            page.fill("#translation-input", text)
+            page.click("#translation-run")
+            page.wait_for_selector("#translation-output", timeout=30000)
+            expected = _api(server, "translation_de_en", text) or "(empty)"
+            assert page.eval_on_selector("#translation-output", "e => e.textContent") == expected
+
+            page.click("#summarization-run")
+            page.wait_for_selector("#summarization-output", timeout=30000)
+            source = page.input_value("#summarization-input")
+            expected = _api(server, "summarization", source) or "(empty)"
+            assert page.eval_on_selector("#summarization-output",
+                                         "e => e.textContent") == expected
+
+            page.fill("#sentiment-input", "   ")
+            page.click("#sentiment-run")
+            assert page.inner_text("#sentiment-result") == "Type some text first."
+            page.fill("#sentiment-input", text)
+            page.click("#sentiment-run")
+            page.wait_for_selector("#sentiment-label", timeout=30000)
+            for shot in shots:
+                page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert os.path.getsize(shots[0]) > 10000
