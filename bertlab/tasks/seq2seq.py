@@ -529,15 +529,21 @@ def select_checkpoint(model, model_dir, config, evaluate_fn, log_fn=print):
 
 def export_generation_module(module, export_dir, metadata):
     """Saves a `TextGenerationModule` as the next version under `export_dir`
-    (atomically; TF Serving layout), with `metadata` in `assets.extra`.
-    Returns `(version, path)`."""
+    (atomically; TF Serving layout), with `metadata` in `assets.extra`, TF
+    Serving warm-up requests and the check that its custom ops are ones TF
+    Serving's tensorflow-text has (before the version appears); then rewrites
+    `models.config` beside `export_dir` (`bertlab.serving.export_hooks`).
+    Returns `(version, path, models_config_path)`."""
     from bertlab.export.versioned_export import export_new_version, write_metadata
+    from bertlab.serving.export_hooks import prepare_for_serving, update_models_config
 
     def write(directory):
         module.save(directory)
         write_metadata(directory, metadata)
+        prepare_for_serving(directory)
 
-    return export_new_version(export_dir, write)
+    version, path = export_new_version(export_dir, write)
+    return version, path, update_models_config(export_dir)
 
 
 def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, model_dir,
@@ -630,8 +636,10 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
                     decoding=dataclasses.asdict(export_decoding),
                     max_source_length=config.task.max_source_length,
                     source_start_token=source_start)
-        version, path = export_generation_module(export_module, export_dir, info)
+        version, path, models_config = export_generation_module(export_module, export_dir,
+                                                                info)
         summary["export"] = {"version": version, "path": os.path.abspath(path),
+                             "models_config": models_config,
                              "decoding": dataclasses.asdict(export_decoding)}
         log_fn(f"Exported version {version} to {path}")
     write_json_atomic(os.path.join(model_dir, SUMMARY_FILE), summary)

@@ -59,6 +59,9 @@ def test_training_writes_summary_checkpoints_and_export(trained):
     metadata = json.loads((version / "assets.extra" / "bertlab_export.json").read_text())
     assert metadata["direction"] == "en-de" and metadata["output_key"] == "translation"
     assert not [n for n in os.listdir(export_dir) if n.startswith(".tmp")]
+    # TF Serving files: warm-up requests in the version, models.config beside the base dir.
+    assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    assert export_dir.name in (export_dir.parent / "models.config").read_text()
 
 
 def test_evaluate_and_predict_use_the_export(trained, tmp_path, data_dir):
