@@ -10,6 +10,9 @@
 - `fine_tune`, `ScheduleConfig`, `BestModelTrainer` (fine_tuning.py): epochs,
   best-checkpoint keeping and export on top of the one runner;
   `fine_tuning_cli.py`: the apps' train command line.
+- `Seq2SeqTask` (seq2seq.py): teacher-forced translation/summarization with
+  label smoothing, BERT2BERT initialisation, checkpoint selection by BLEU or
+  ROUGE, and `train_and_export`.
 """
 
 from bertlab.tasks.encoder_config import EncoderConfig
@@ -19,3 +22,5 @@ from bertlab.tasks.sentence_classification import (SentenceClassificationConfig,
                                                    SentenceClassificationTask, SentenceDataConfig)
 from bertlab.tasks.token_classification import (TaggedDataConfig, TokenClassificationConfig,
                                                 TokenClassificationTask)
+from bertlab.tasks.seq2seq import (Seq2SeqTask, Seq2SeqTaskConfig, build_bert2bert,
+                                   select_checkpoint, train_and_export)
