@@ -25,10 +25,9 @@ Example:
 import os
 import re
 
-from bertlab.export.versioned_export import list_versions
-
 MODELS_CONFIG_FILE = "models.config"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_VERSION = re.compile(r"^[0-9]+$")
 
 
 def is_valid_model_name(name):
@@ -46,9 +45,16 @@ def validate_model_name(name):
 
 
 def servable_versions(model_dir):
-    """The integer versions of `model_dir` that hold a `saved_model.pb`, sorted."""
-    return [v for v in list_versions(model_dir)
-            if os.path.isfile(os.path.join(model_dir, str(v), "saved_model.pb"))]
+    """The integer versions of `model_dir` that hold a `saved_model.pb`, sorted.
+
+    (TF Serving's rule, as `bertlab.export.list_versions`; not imported from there so
+    that writing models.config does not load TensorFlow.)
+    """
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(name) for name in os.listdir(model_dir)
+                  if _VERSION.match(name) and
+                  os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
 
 
 def discover_models(model_base_path):

@@ -1,8 +1,18 @@
-"""HTTP helper for the serving tests (standard library only)."""
+"""Helpers for the serving tests: HTTP calls (standard library only), cached SavedModels."""
 
+import functools
 import json
 import urllib.error
 import urllib.request
+
+
+@functools.lru_cache(maxsize=None)
+def load_saved_model(path):
+    """`tf.saved_model.load(path)`, loaded once per test session."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    return tf.saved_model.load(str(path))
 
 
 def http(url, body=None, method=None, headers=None, timeout=60):

@@ -2,7 +2,6 @@
 JSON shapes, answers equal to the SavedModel's own, and every kind of bad request refused
 with a clear 4xx while the next request is served."""
 
-import functools
 import http.client as http_client
 import json
 
@@ -10,20 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.serving.helpers import http
+from tests.serving.helpers import http, load_saved_model
 
 GOOD = {"instances": ["a gripping , beautifully acted film"]}
 
 
-@functools.lru_cache(maxsize=None)
-def _load(path):
-    import tensorflow_text  # noqa: F401
-
-    return tf.saved_model.load(str(path))
-
-
 def _direct(path, signature="serving_default", **inputs):
-    function = _load(path).signatures[signature]
+    function = load_saved_model(path).signatures[signature]
     return {k: v.numpy() for k, v in function(**{k: tf.constant(v) for k, v in
                                                  inputs.items()}).items()}
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from bertlab.serving.warmup import (MAX_WARMUP_RECORDS, default_warmup_examples,
                                     read_warmup_requests, signature_inputs, warmup_path,
                                     write_warmup_requests)
+from tests.serving.helpers import load_saved_model
 
 APPS = ["sentiment", "ner", "translation", "summarization"]
 
@@ -21,13 +22,11 @@ def _parse(path):
 
 @pytest.mark.parametrize("app", APPS)
 def test_warmup_file_parses_and_replays(exports, app):
-    import tensorflow_text  # noqa: F401
-
     path = exports[app] / "assets.extra" / "tf_serving_warmup_requests"
     logs = _parse(path)
     assert logs and all(log.WhichOneof("log_type") == "predict_log" for log in logs)
     requests = [log.predict_log.request for log in logs]
-    loaded = tf.saved_model.load(str(exports[app]))
+    loaded = load_saved_model(exports[app])
     assert {r.model_spec.signature_name for r in requests} == set(loaded.signatures) == {
         "serving_default", "serve_token_ids"}
     sizes = set()
