@@ -103,6 +103,15 @@ def test_demo_page_end_to_end(server, tmp_path):
             page.wait_for_selector("#sentiment-label", timeout=30000)
             for shot in shots:
                 page.screenshot(path=str(shot), full_page=True)
+
+            # With one translation model there is no direction to choose.
+            status, listing = http(f"{server.url}/demo/apps.json")
+            listing["apps"] = [a for a in listing["apps"] if a["name"] != "translation_de_en"]
+            page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
+            page.reload()
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert not page.is_visible("#translation-direction")
+            assert page.is_visible("#translation-run")
         finally:
             browser.close()
     assert errors == []
