@@ -1,11 +1,14 @@
 """What an export does for TF Serving, in two calls around the atomic rename.
 
-In `bertlab.export.versioned_export.export_new_version`:
+The export paths (`bertlab.tasks.fine_tuning.fine_tune` for sentiment and NER,
+`bertlab.tasks.seq2seq.export_generation_module` for translation and
+summarization) do:
 
-    write_fn(tmp)
-    prepare_for_serving(tmp)            # before the rename: warm-up file, op check
-    ... os.rename(tmp, path) ...
-    update_models_config(base_dir)      # after: <base_dir>/../models.config
+    def write(tmp):
+        task.export(model, tmp, metadata)
+        prepare_for_serving(tmp)        # before the rename: warm-up file, op check
+    version, path = export_new_version(export_dir, write)
+    update_models_config(export_dir)    # after: <export_dir>/../models.config
 
 Example:
 >>> prepare_for_serving("saved_models/sentiment/.tmp-export-abc")
