@@ -11,8 +11,6 @@ Only the SavedModel is used (loaded with `tensorflow` and `tensorflow_text`).
 """
 
 import json
-import os
-import sys
 
 from absl import app, flags
 
@@ -21,6 +19,7 @@ from apps.summarization.data import SPLITS, load_examples, read_tsv_examples
 from apps.summarization.metrics import rouge_scores
 from bertlab.data.readers import DataError
 from bertlab.export import ExportedModel
+from bertlab.tasks import seq2seq_cli
 
 flags.DEFINE_string("model_dir", str(REPO_ROOT / "saved_models" / APP_NAME),
                     "An exported version directory, or the base directory (latest version).")
@@ -35,16 +34,6 @@ flags.DEFINE_string("output", None, "Also write the summaries here, one per line
 FLAGS = flags.FLAGS
 
 
-def summarize(model, sources, batch_size):
-    """Summaries of `sources` by the exported model (batched by length)."""
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    outputs = model.run([sources[i] for i in order], batch_size=batch_size)[OUTPUT_KEY]
-    summaries = [None] * len(sources)
-    for i, text in zip(order, outputs):
-        summaries[i] = text.decode("utf-8", errors="replace")
-    return summaries
-
-
 def run():
     model = ExportedModel(FLAGS.model_dir)
     metadata = model.metadata
@@ -53,16 +42,13 @@ def run():
     if data and data.endswith(".tsv"):
         examples = read_tsv_examples(data).head(FLAGS.limit)
     elif data:
-        data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
+        data_dir = seq2seq_cli.data_dir_from_flags(DEFAULT_DATA_DIR)
         examples = load_examples(data, FLAGS.split, data_dir, FLAGS.limit)
     else:
         raise DataError("Pass --data (a dataset name or a .tsv file).")
-    summaries = summarize(model, examples.sources, FLAGS.batch_size)
+    summaries = seq2seq_cli.generate(model, examples.sources, FLAGS.batch_size, OUTPUT_KEY)
     if FLAGS.output:
-        tmp = FLAGS.output + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(s.replace("\n", " ") + "\n" for s in summaries)
-        os.replace(tmp, FLAGS.output)
+        seq2seq_cli.write_lines(FLAGS.output, summaries)
     result = {"model": model.path, "data": data, "split": FLAGS.split, "examples": len(examples),
               "rouge": rouge_scores(summaries, examples.references, language),
               "first_sentence_baseline": rouge_scores(examples.first_sentences,
@@ -72,13 +58,7 @@ def run():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        run()
-    except (DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    seq2seq_cli.run_main(argv, run, seq2seq_cli.EVALUATE_ERRORS)
 
 
 if __name__ == "__main__":

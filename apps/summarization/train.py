@@ -16,7 +16,6 @@ tokenization, beam search and detokenization. `summary.json` (model directory)
 also holds the first-sentence baseline scored with the same ROUGE.
 """
 
-import json
 import os
 import sys
 
@@ -27,50 +26,30 @@ from apps.summarization.config import (APP_NAME, DEFAULT_DATA_DIR, OUTPUT_KEY, R
 from apps.summarization.data import load_examples
 from apps.summarization.metrics import rouge_scores
 from apps.summarization.wordpiece_codec import WordPieceCodec
-from bertlab.config import ConfigError, load_config
-from bertlab.data.readers import DataError
-from bertlab.decoding import with_export_overrides
+from bertlab.config import ConfigError
+from bertlab.tasks import seq2seq_cli
 from bertlab.tasks.encoder_config import resolve_init
 from bertlab.tasks.fine_tuning_cli import normalize_argv
 from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
 from bertlab.text.bert_preprocessor import read_lowercase_flag
-from bertlab.text.sentencepiece_tokenizer import SentencePieceError
 from bertlab.training import flags as training_flags
 
-training_flags.define_flags(require_model_dir=False)
-flags.FLAGS.set_default("config", str(REPO_ROOT / "configs" / APP_NAME / "default.yaml"))
-flags.DEFINE_string("data_dir", None, "Folder of the datasets (default: ../shared/data "
-                    "beside the repository); for tfds:<name> datasets, the TFDS data dir.")
+seq2seq_cli.define_train_flags(APP_NAME, REPO_ROOT)
 flags.DEFINE_string("init", None, "Overrides task.model.init_from_bert: 'minilm', a BERT "
                     "checkpoint directory (Hugging Face layout) or 'none' (from scratch).")
-flags.DEFINE_string("export_dir", None, "Overrides export_dir (base directory of the "
-                    "versioned SavedModels).")
-flags.DEFINE_integer("export_beam_width", None, "Beam width fixed in the export "
-                     "(default: decoding.beam_width; 1 = greedy).")
-flags.DEFINE_integer("export_max_length", None, "Most generated tokens, fixed in the export "
-                     "(default: decoding.max_length).")
+flags.adopt_module_key_flags(seq2seq_cli)
 FLAGS = flags.FLAGS
 
 SPM_FILE = "sentencepiece.model"
 
 
-def resolve(path, base):
-    path = os.path.expanduser(str(path))
-    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
-
-
 def read_config():
-    overrides = training_flags.overrides_from_flags(FLAGS)
+    overrides = {}
     if FLAGS.init:
         overrides["task.model.init_from_bert"] = (
             None if FLAGS.init == "none" else
             FLAGS.init if FLAGS.init == "minilm" else os.path.abspath(FLAGS.init))
-    if FLAGS.export_dir:
-        overrides["export_dir"] = os.path.abspath(FLAGS.export_dir)
-    config_path = FLAGS.config
-    if not os.path.isfile(config_path) and os.path.isfile(resolve(config_path, REPO_ROOT)):
-        config_path = resolve(config_path, REPO_ROOT)
-    return config_path, load_config(SummarizationConfig, config_path, overrides)
+    return seq2seq_cli.read_config(SummarizationConfig, REPO_ROOT, overrides)
 
 
 def build_tokenizer(config, train, model_dir):
@@ -87,28 +66,18 @@ def build_tokenizer(config, train, model_dir):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        run()
-    except (ConfigError, DataError, SentencePieceError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    seq2seq_cli.run_main(argv, run, seq2seq_cli.TRAIN_ERRORS)
 
 
 def run():
     config_path, config = read_config()
-    try:
-        export_decoding = with_export_overrides(config.decoding, FLAGS.export_beam_width,
-                                                FLAGS.export_max_length)
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
+    export_decoding = seq2seq_cli.export_decoding_from_flags(config.decoding)
     strategy = training_flags.strategy_from_flags(FLAGS)
-    data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
+    data_dir = seq2seq_cli.data_dir_from_flags(DEFAULT_DATA_DIR)
     stem = os.path.splitext(os.path.basename(config_path))[0]
-    model_dir = os.path.abspath(FLAGS.model_dir) if FLAGS.model_dir else str(
-        REPO_ROOT / "runs" / APP_NAME / stem)
-    export_dir = resolve(config.export_dir, REPO_ROOT) if config.export_dir else None
+    model_dir = seq2seq_cli.model_dir_from_flags(REPO_ROOT, APP_NAME, stem)
+    export_dir = (seq2seq_cli.resolve(config.export_dir, REPO_ROOT) if config.export_dir
+                  else None)
     data = config.data
     options = dict(csl_validation_size=data.csl_validation_size,
                    source_feature=data.source_feature, target_feature=data.target_feature)
@@ -144,13 +113,8 @@ def run():
                   "first_sentence_baseline": baseline},
         extra_summary={"first_sentence_baseline": baseline},
         log_fn=logging.info)
-    print(json.dumps({"app": APP_NAME, "model_dir": model_dir,
-                      "checkpoint": summary.get("checkpoint_selection", {}).get("best"),
-                      "validation": summary.get("validation_generation"),
-                      "first_sentence_baseline": baseline,
-                      "export": summary.get("export"),
-                      "train_time_seconds": summary.get("train_time_seconds")},
-                     ensure_ascii=False, default=str))
+    seq2seq_cli.print_train_summary(APP_NAME, model_dir, summary,
+                                    extra={"first_sentence_baseline": baseline})
 
 
 if __name__ == "__main__":

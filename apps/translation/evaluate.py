@@ -12,8 +12,6 @@ sacreBLEU signatures and the number of sentences.
 """
 
 import json
-import os
-import sys
 
 from absl import app, flags
 
@@ -22,6 +20,7 @@ from apps.translation.data import SPLITS, load_pairs, parse_direction, read_tsv_
 from apps.translation.metrics import translation_metrics
 from bertlab.data.readers import DataError
 from bertlab.export import ExportedModel
+from bertlab.tasks import seq2seq_cli
 
 flags.DEFINE_string("model_dir", str(REPO_ROOT / "saved_models" / APP_NAME),
                     "An exported version directory, or the base directory (latest version).")
@@ -34,16 +33,6 @@ flags.DEFINE_integer("limit", None, "Score only the first N sentence pairs.")
 flags.DEFINE_integer("batch_size", 64, "Sentences per call of the model.")
 flags.DEFINE_string("output", None, "Also write the translations here, one per line.")
 FLAGS = flags.FLAGS
-
-
-def translate(model, sources, batch_size):
-    """Translations of `sources` by the exported model (batched by length)."""
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    outputs = model.run([sources[i] for i in order], batch_size=batch_size)[OUTPUT_KEY]
-    translations = [None] * len(sources)
-    for i, text in zip(order, outputs):
-        translations[i] = text.decode("utf-8", errors="replace")
-    return translations
 
 
 def run():
@@ -59,16 +48,13 @@ def run():
         if FLAGS.limit:
             sources, references = sources[:FLAGS.limit], references[:FLAGS.limit]
     elif data:
-        data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else str(DEFAULT_DATA_DIR)
+        data_dir = seq2seq_cli.data_dir_from_flags(DEFAULT_DATA_DIR)
         sources, references = load_pairs(data, FLAGS.split, direction, data_dir, FLAGS.limit)
     else:
         raise DataError("Pass --data (a dataset name or a .tsv file).")
-    translations = translate(model, sources, FLAGS.batch_size)
+    translations = seq2seq_cli.generate(model, sources, FLAGS.batch_size, OUTPUT_KEY)
     if FLAGS.output:
-        tmp = FLAGS.output + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(t.replace("\n", " ") + "\n" for t in translations)
-        os.replace(tmp, FLAGS.output)
+        seq2seq_cli.write_lines(FLAGS.output, translations)
     scores = translation_metrics(translations, references, target_language)
     result = {"model": model.path, "data": data, "split": FLAGS.split, "direction": direction,
               "sentences": len(sources), **scores}
@@ -77,13 +63,7 @@ def run():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        run()
-    except (DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    seq2seq_cli.run_main(argv, run, seq2seq_cli.EVALUATE_ERRORS)
 
 
 if __name__ == "__main__":
