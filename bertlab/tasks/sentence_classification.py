@@ -132,6 +132,57 @@ def subset_indices(num_examples, limit, seed):
     return sorted(order.tolist())
 
 
+def select_split(data, split, read, seed):
+    """The examples of `split` before any label check: read, held out, limited.
+
+    Args:
+      data: the task's data config (`train`, `validation`, `holdout_every`,
+        `max_train_examples`, `max_validation_examples`).
+      split: "train" or "validation".
+      read: `read(source, split_name)` -> examples with `len` and `select`.
+      seed: picks the `max_*_examples` subset.
+    """
+    if data.holdout_every:
+        examples = read(data.train, "train")
+        examples = examples.select(hold_out_every(len(examples), data.holdout_every, split))
+    else:
+        examples = read(data.train if split == "train" else data.validation, split)
+    limit = data.max_train_examples if split == "train" else data.max_validation_examples
+    return examples.select(subset_indices(len(examples), limit, seed))
+
+
+def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, label_padding,
+                     input_context=None):
+    """`({token_ids, segment_ids, padding_mask}, labels)` batches bucketed by length.
+
+    Args:
+      token_ids: ragged int32 `[n, (tokens)]`; labels: `[n]` or ragged `[n, (tokens)]`.
+      config: the task config (`seed`, `bucket_boundaries`).
+      batch_size: global batch size (per replica with `input_context`).
+      training: shuffle (seeded, every epoch) and repeat.
+      pad_id, label_padding: padding of the token ids and of the labels.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
+    if input_context is not None:
+        dataset = dataset.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    if training:
+        dataset = dataset.shuffle(int(token_ids.nrows()), seed=config.seed,
+                                  reshuffle_each_iteration=True).repeat()
+
+    def features(ids, label):
+        return ({"token_ids": ids, "segment_ids": tf.zeros_like(ids),
+                 "padding_mask": tf.ones_like(ids)}, label)
+
+    dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    pad = {"token_ids": pad_id, "segment_ids": 0, "padding_mask": 0}
+    dataset = bucket_by_length(dataset, batch_size, config.bucket_boundaries,
+                               padding_values=(pad, label_padding))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 class SentenceClassificationTask(Task):
     """Fine-tunes a `BertClassifier` on labelled sentences.
 
@@ -176,13 +227,7 @@ class SentenceClassificationTask(Task):
         if split in self._examples:
             return self._examples[split]
         data = self.config.data
-        if data.holdout_every:
-            sentences = self._read(data.train, "train")
-            sentences = sentences.select(hold_out_every(len(sentences), data.holdout_every, split))
-        else:
-            sentences = self._read(data.train if split == "train" else data.validation, split)
-        limit = data.max_train_examples if split == "train" else data.max_validation_examples
-        sentences = sentences.select(subset_indices(len(sentences), limit, self.config.seed))
+        sentences = select_split(data, split, self._read, self.config.seed)
         index = {v: i for i, v in enumerate(data.label_values)}
         index.update({name: i for i, name in enumerate(self.config.class_names)})
         unknown = sorted(set(sentences.labels) - set(index))
@@ -215,25 +260,8 @@ class SentenceClassificationTask(Task):
         labels = tf.constant(self.examples(split).labels, tf.int32)
         training = split == "train"
         batch_size = self.global_batch_size if training else self.config.eval_batch_size
-        dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
-        if input_context is not None:
-            dataset = dataset.shard(input_context.num_input_pipelines,
-                                    input_context.input_pipeline_id)
-            batch_size = input_context.get_per_replica_batch_size(batch_size)
-        if training:
-            dataset = dataset.shuffle(len(labels), seed=self.config.seed,
-                                      reshuffle_each_iteration=True).repeat()
-
-        def features(ids, label):
-            return ({"token_ids": ids, "segment_ids": tf.zeros_like(ids),
-                     "padding_mask": tf.ones_like(ids)}, label)
-
-        dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
-        pad = {"token_ids": self.preprocessor.pad_id, "segment_ids": 0, "padding_mask": 0}
-        dataset = bucket_by_length(dataset, batch_size, self.config.bucket_boundaries,
-                                   padding_values=(pad, 0))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return bucketed_dataset(token_ids, labels, self.config, batch_size, training,
+                                self.preprocessor.pad_id, 0, input_context)
 
     # ----------------------------------------------------------------- model
 

@@ -20,13 +20,14 @@ import typing
 import tensorflow as tf
 from absl import logging
 
-from bertlab.data import (DEFAULT_BOUNDARIES, DataError, bucket_by_length, hold_out_every,
-                          is_tfds_source, load_tfds_tagged, read_conll)
+from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tfds_tagged,
+                          read_conll)
 from bertlab.export import export_token_classifier, write_metadata
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
-from bertlab.tasks.sentence_classification import SPLITS, resolve_source, subset_indices
+from bertlab.tasks.sentence_classification import (SPLITS, bucketed_dataset, resolve_source,
+                                                   select_split)
 from bertlab.text.word_tokenization import pack_words, scatter_word_labels
 from bertlab.training.task import Task
 
@@ -168,14 +169,7 @@ class TokenClassificationTask(Task):
             raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}.")
         if split in self._examples:
             return self._examples[split]
-        data = self.config.data
-        if data.holdout_every:
-            sentences = self._read(data.train, "train")
-            sentences = sentences.select(hold_out_every(len(sentences), data.holdout_every, split))
-        else:
-            sentences = self._read(data.train if split == "train" else data.validation, split)
-        limit = data.max_train_examples if split == "train" else data.max_validation_examples
-        sentences = sentences.select(subset_indices(len(sentences), limit, self.config.seed))
+        sentences = select_split(self.config.data, split, self._read, self.config.seed)
         for words in sentences.tokens:
             for word in words:
                 if not word or len(word.split()) != 1:
@@ -229,26 +223,8 @@ class TokenClassificationTask(Task):
         token_ids, labels = self._encode(split)
         training = split == "train"
         batch_size = self.global_batch_size if training else self.config.eval_batch_size
-        dataset = tf.data.Dataset.from_tensor_slices((token_ids, labels))
-        if input_context is not None:
-            dataset = dataset.shard(input_context.num_input_pipelines,
-                                    input_context.input_pipeline_id)
-            batch_size = input_context.get_per_replica_batch_size(batch_size)
-        if training:
-            dataset = dataset.shuffle(int(token_ids.nrows()), seed=self.config.seed,
-                                      reshuffle_each_iteration=True).repeat()
-
-        def features(ids, label):
-            return ({"token_ids": ids, "segment_ids": tf.zeros_like(ids),
-                     "padding_mask": tf.ones_like(ids)}, label)
-
-        dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
-        pad = {"token_ids": self.tokenizer.token_to_id("[PAD]"), "segment_ids": 0,
-               "padding_mask": 0}
-        dataset = bucket_by_length(dataset, batch_size, self.config.bucket_boundaries,
-                                   padding_values=(pad, IGNORE_LABEL))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return bucketed_dataset(token_ids, labels, self.config, batch_size, training,
+                                self.tokenizer.token_to_id("[PAD]"), IGNORE_LABEL, input_context)
 
     # ----------------------------------------------------------------- model
 
