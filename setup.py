@@ -18,6 +18,9 @@ INSTALL_REQUIRES = [
     "rouge-score>=0.1.2,<0.2",
     "seqeval>=1.2.2,<1.3",
     "tqdm>=4.66,<5",
+    "tensorflow-serving-api~=2.21.0",
+    "starlette==1.10.0",
+    "uvicorn==0.54.0",
 ]
 
 EXTRAS_REQUIRE = {
@@ -25,6 +28,8 @@ EXTRAS_REQUIRE = {
         "pytest>=8,<10",
         # Independent reference tokenizer for parity tests.
         "tokenizers>=0.20,<1",
+        # Drives Debian's chromium (no browser download) in the web demo test.
+        "playwright==1.65.2",
     ],
 }
 
