@@ -3,9 +3,27 @@
 import keras
 
 from bertlab.layers.dense_2d import Dense2D
-from bertlab.models.bert_encoder import INPUT_NAMES, BertEncoder
+from bertlab.models.bert_encoder import as_bert_encoder, token_inputs
 
 POOLINGS = ("pooled", "cls", "mean")
+
+
+def classification_head(units, dropout, initializer_range, dtype, name):
+    """`(dropout layer, dense layer)` of a head on encoder outputs: dropout in `dtype`
+    named `<name>_dropout`, then a float32 `Dense2D` of `units` named `name` (the
+    logits stay float32 under mixed precision: a stable softmax and loss).
+
+    Raises:
+      ValueError: `dropout` is not in [0, 1).
+    """
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
+    head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name=f"{name}_dropout")
+    head = Dense2D(units,
+                   kernel_initializer=keras.initializers.TruncatedNormal(
+                       stddev=initializer_range),
+                   dtype="float32", name=name)
+    return head_dropout, head
 
 
 @keras.saving.register_keras_serializable(package="bertlab")
@@ -38,27 +56,17 @@ class BertClassifier(keras.Model):
 
     def __init__(self, encoder, num_classes, pooling="pooled", dropout=0.1,
                  initializer_range=0.02, **kwargs):
-        if isinstance(encoder, dict):
-            encoder = keras.saving.deserialize_keras_object(encoder)
-        if not isinstance(encoder, BertEncoder):
-            raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+        encoder = as_bert_encoder(encoder)
         if int(num_classes) < 2:
             raise ValueError(f"`num_classes` must be at least 2, got {num_classes}.")
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}, got {pooling!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
         # (A functional model reports "float32" as its own policy; its layers hold the real one.)
         dtype = kwargs.pop("dtype", None) or encoder.embeddings.dtype_policy
-        head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")
-        # The logits stay float32 under mixed precision (a stable softmax and loss).
-        head = Dense2D(num_classes,
-                       kernel_initializer=keras.initializers.TruncatedNormal(
-                           stddev=initializer_range),
-                       dtype="float32", name="classifier")
+        head_dropout, head = classification_head(num_classes, dropout, initializer_range, dtype,
+                                                 "classifier")
 
-        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
-                  for name in INPUT_NAMES}
+        inputs = token_inputs()
         outputs = encoder(inputs)
         if pooling == "pooled":
             x = outputs["pooled_output"]

@@ -20,6 +20,25 @@ BERT_PRESETS = {
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
+
+def token_inputs(names=INPUT_NAMES):
+    """`{name: keras.Input}` int32 `[batch, seq]` for each of `names` (a model's inputs)."""
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
+
+
+def as_bert_encoder(encoder):
+    """`encoder` itself, or the `BertEncoder` its serialized config (a dict, as in a
+    head model's `get_config`) describes.
+
+    Raises:
+      ValueError: `encoder` is not a `BertEncoder`.
+    """
+    if isinstance(encoder, dict):
+        encoder = keras.saving.deserialize_keras_object(encoder)
+    if not isinstance(encoder, BertEncoder):
+        raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+    return encoder
+
 def select_inputs(inputs, names, model_name):
     """The entries `names` of an input dict (extra entries are ignored; Keras would
     otherwise match a dict of another structure by position). Missing entries
@@ -102,8 +121,7 @@ class BertEncoder(keras.Model):
                          dtype=dtype, name="pooler_dense")
 
         # Functional graph.
-        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
-                  for name in INPUT_NAMES}
+        inputs = token_inputs()
         x = embeddings(inputs["token_ids"], inputs["segment_ids"])
         for block in blocks:
             x = block(x, padding_mask=inputs["padding_mask"])

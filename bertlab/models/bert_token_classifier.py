@@ -2,8 +2,8 @@
 
 import keras
 
-from bertlab.layers.dense_2d import Dense2D
-from bertlab.models.bert_encoder import INPUT_NAMES, BertEncoder
+from bertlab.models.bert_classifier import classification_head
+from bertlab.models.bert_encoder import as_bert_encoder, token_inputs
 
 
 @keras.saving.register_keras_serializable(package="bertlab")
@@ -32,24 +32,15 @@ class BertTokenClassifier(keras.Model):
     """
 
     def __init__(self, encoder, num_tags, dropout=0.1, initializer_range=0.02, **kwargs):
-        if isinstance(encoder, dict):
-            encoder = keras.saving.deserialize_keras_object(encoder)
-        if not isinstance(encoder, BertEncoder):
-            raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+        encoder = as_bert_encoder(encoder)
         if int(num_tags) < 2:
             raise ValueError(f"`num_tags` must be at least 2, got {num_tags}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout}.")
         # (A functional model reports "float32" as its own policy; its layers hold the real one.)
         dtype = kwargs.pop("dtype", None) or encoder.embeddings.dtype_policy
-        head_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="tagger_dropout")
-        head = Dense2D(num_tags,
-                       kernel_initializer=keras.initializers.TruncatedNormal(
-                           stddev=initializer_range),
-                       dtype="float32", name="tagger")
+        head_dropout, head = classification_head(num_tags, dropout, initializer_range, dtype,
+                                                 "tagger")
 
-        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
-                  for name in INPUT_NAMES}
+        inputs = token_inputs()
         sequence = encoder(inputs)["sequence_output"]
         logits = head(head_dropout(sequence))
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
