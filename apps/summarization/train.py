@@ -25,13 +25,13 @@ from apps.summarization.config import (APP_NAME, DEFAULT_DATA_DIR, OUTPUT_KEY, R
                                        SummarizationConfig)
 from apps.summarization.data import load_examples
 from apps.summarization.metrics import rouge_scores
-from apps.summarization.wordpiece_codec import WordPieceCodec
 from bertlab.config import ConfigError
 from bertlab.tasks import seq2seq_cli
 from bertlab.tasks.encoder_config import resolve_init
 from bertlab.tasks.fine_tuning_cli import normalize_argv
 from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
 from bertlab.text.bert_preprocessor import read_lowercase_flag
+from bertlab.text.wordpiece_codec import WordPieceCodec
 from bertlab.training import flags as training_flags
 
 seq2seq_cli.define_train_flags(APP_NAME, REPO_ROOT)

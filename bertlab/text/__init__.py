@@ -4,5 +4,6 @@ from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.text.bert_tokenizer import BertTokenizer, basic_tokenize
 from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 from bertlab.text.vocabulary import VocabularyError, load_vocabulary, save_vocabulary
+from bertlab.text.wordpiece_codec import WordPieceCodec
 from bertlab.text.word_tokenization import (gather_word_values, pack_words, scatter_word_labels,
                                             split_whitespace, tokenize_words)

@@ -1,5 +1,5 @@
 """The summarization app end to end on a slice of SciTLDR with BERT2BERT from MiniLM
-(train -> export -> evaluate -> predict), its readers, ROUGE and WordPiece detokenization."""
+(train -> export -> evaluate -> predict), its readers and ROUGE."""
 
 import json
 import os
@@ -13,7 +13,6 @@ from rouge_score import rouge_scorer
 from apps.summarization.config import SummarizationConfig
 from apps.summarization.data import first_sentence, load_examples, read_scitldr
 from apps.summarization.metrics import rouge_scores
-from apps.summarization.wordpiece_codec import WordPieceCodec
 from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
 from tests.conftest import REPO_ROOT
@@ -121,18 +120,3 @@ def test_rouge_takes_the_best_reference():
     assert scores["rouge1"] == pytest.approx(100 * expected)
     chinese = rouge_scores(["补肾活血汤的疗效"], [["补肾活血汤对高血压的疗效"]], language="zh")
     assert chinese["rouge1"] == pytest.approx(100 * 2 * 8 / (8 + 12))
-
-
-def test_wordpiece_codec_round_trip(minilm_dir):
-    codec = WordPieceCodec(os.path.join(minilm_dir, "vocab.txt"))
-    texts = ["We propose a state-of-the-art model (called X), which isn't slow!",
-             "Tokenization: embeddings, 3.5% faster."]
-    ids = codec(tf.constant(texts))
-    decoded = [t.decode("utf-8") for t in codec.detokenize(ids).numpy()]
-    assert decoded == [t.lower() for t in texts]
-    dense = ids.to_tensor()
-    padded = tf.concat([tf.fill([2, 1], codec.start_token_id), dense,
-                        tf.fill([2, 1], codec.end_token_id)], axis=1)
-    assert [t.decode() for t in codec.detokenize(padded).numpy()] == decoded
-    clone = WordPieceCodec.from_config(codec.get_config())
-    assert clone(tf.constant(texts)).to_list() == ids.to_list()

@@ -1,9 +1,9 @@
 """BERT's WordPiece tokenizer with in-graph detokenization, for BERT2BERT generation.
 
-`bertlab.text.BertTokenizer` maps text to ids; generation also needs the way
-back. `WordPieceCodec` adds it: ids -> pieces -> words (continuation pieces
-`##x` glued to the previous piece) -> text, with the spaces that BERT's
-tokenizer put before punctuation removed. The output is lower-cased when the
+`BertTokenizer` maps text to ids; generation (BERT2BERT summarization) also
+needs the way back. `WordPieceCodec` adds it: ids -> pieces -> words
+(continuation pieces `##x` glued to the previous piece) -> text, with the
+spaces that BERT's tokenizer put before punctuation removed. The output is lower-cased when the
 vocabulary is (MiniLM's is).
 """
 
@@ -13,7 +13,7 @@ import tensorflow as tf
 from bertlab.text.bert_tokenizer import BertTokenizer
 
 
-@keras.saving.register_keras_serializable(package="bertlab_apps")
+@keras.saving.register_keras_serializable(package="bertlab")
 class WordPieceCodec(keras.layers.Layer):
     """WordPiece tokenization and detokenization, in the graph.
 
