@@ -33,6 +33,17 @@ from bertlab.training.task import Task
 SPLITS = ("train", "validation")
 
 
+def check_validation_source(data):
+    """Checks a data config's `validation` / `holdout_every` pair: exactly one is set,
+    and `holdout_every` is 0 or at least 2 (raises ValueError naming them)."""
+    if data.holdout_every == 1 or data.holdout_every < 0:
+        raise ValueError(f"`holdout_every` must be 0 or at least 2, got {data.holdout_every}.")
+    if bool(data.validation) == bool(data.holdout_every):
+        raise ValueError("Set exactly one of `validation` (a source) and `holdout_every` "
+                         f"(carve it from `train`); got validation={data.validation!r}, "
+                         f"holdout_every={data.holdout_every}.")
+
+
 @dataclasses.dataclass
 class SentenceDataConfig:
     """Where the labelled sentences come from.
@@ -65,12 +76,7 @@ class SentenceDataConfig:
     max_validation_examples: int = 0
 
     def __post_init__(self):
-        if self.holdout_every == 1 or self.holdout_every < 0:
-            raise ValueError(f"`holdout_every` must be 0 or at least 2, got {self.holdout_every}.")
-        if bool(self.validation) == bool(self.holdout_every):
-            raise ValueError("Set exactly one of `validation` (a source) and `holdout_every` "
-                             f"(carve it from `train`); got validation={self.validation!r}, "
-                             f"holdout_every={self.holdout_every}.")
+        check_validation_source(self)
 
 
 @dataclasses.dataclass

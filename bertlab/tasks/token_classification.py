@@ -26,7 +26,8 @@ from bertlab.export import export_token_classifier, write_metadata
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
-from bertlab.tasks.sentence_classification import (SPLITS, bucketed_dataset, resolve_source,
+from bertlab.tasks.sentence_classification import (SPLITS, bucketed_dataset,
+                                                   check_validation_source, resolve_source,
                                                    select_split)
 from bertlab.text.word_tokenization import pack_words, scatter_word_labels
 from bertlab.training.task import Task
@@ -64,12 +65,7 @@ class TaggedDataConfig:
     max_validation_examples: int = 0
 
     def __post_init__(self):
-        if self.holdout_every == 1 or self.holdout_every < 0:
-            raise ValueError(f"`holdout_every` must be 0 or at least 2, got {self.holdout_every}.")
-        if bool(self.validation) == bool(self.holdout_every):
-            raise ValueError("Set exactly one of `validation` (a source) and `holdout_every` "
-                             f"(carve it from `train`); got validation={self.validation!r}, "
-                             f"holdout_every={self.holdout_every}.")
+        check_validation_source(self)
 
 
 @dataclasses.dataclass
