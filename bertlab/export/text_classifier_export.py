@@ -49,6 +49,36 @@ def ensure_min_width(features, width=1):
     return {k: tf.pad(v, [[0, 0], [0, missing]]) for k, v in features.items()}
 
 
+def logits_and_probabilities(model):
+    """`run(features)` -> `(logits, probabilities)` float32 of `model` (inference mode;
+    inputs padded to at least one column)."""
+
+    def run(features):
+        features = ensure_min_width(features)
+        logits = tf.cast(model(features, training=False), tf.float32)
+        return logits, tf.nn.softmax(logits, axis=-1)
+
+    return run
+
+
+def write_archive(path, model, tokenizer, serve_text, run):
+    """Writes the SavedModel at `path`: `serve_text(text)` as `serving_default` and
+    `run` (see `logits_and_probabilities`) on token ids as `serve_token_ids`."""
+
+    def serve_token_ids(token_ids, segment_ids, padding_mask):
+        logits, probabilities = run({"token_ids": token_ids, "segment_ids": segment_ids,
+                                     "padding_mask": padding_mask})
+        return {"logits": logits, "probabilities": probabilities}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    archive.add_endpoint(TEXT_SIGNATURE, serve_text,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
+    archive.write_out(path, verbose=False)
+
+
 def pack_text(tokenizer, text, sequence_length):
     """`[CLS] tokens [SEP]` inputs for one text segment, each batch padded to its longest.
 
@@ -82,10 +112,7 @@ def export_text_classifier(model, preprocessor, class_names, path):
         raise ValueError(f"`class_names` needs at least 2 names, got {class_names}.")
     names = tf.constant(class_names)
 
-    def classify(features):
-        features = ensure_min_width(features)
-        logits = tf.cast(model(features, training=False), tf.float32)
-        return logits, tf.nn.softmax(logits, axis=-1)
+    classify = logits_and_probabilities(model)
 
     tokenizer = preprocessor.tokenizer
     sequence_length = preprocessor.sequence_length
@@ -96,15 +123,4 @@ def export_text_classifier(model, preprocessor, class_names, path):
         label = tf.gather(names, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
         return {"label": label, "probabilities": probabilities}
 
-    def serve_token_ids(token_ids, segment_ids, padding_mask):
-        logits, probabilities = classify({"token_ids": token_ids, "segment_ids": segment_ids,
-                                          "padding_mask": padding_mask})
-        return {"logits": logits, "probabilities": probabilities}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(tokenizer)
-    archive.add_endpoint(TEXT_SIGNATURE, serve_text,
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
-    archive.write_out(path, verbose=False)
+    write_archive(path, model, tokenizer, serve_text, classify)

@@ -24,11 +24,9 @@ Example:
 [[b'B-ORG', b'O', b'B-MISC', b'O']]
 """
 
-import keras
 import tensorflow as tf
 
-from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIGNATURE,
-                                                   ensure_min_width, token_id_specs)
+from bertlab.export.text_classifier_export import logits_and_probabilities, write_archive
 from bertlab.text.word_tokenization import gather_word_values, pack_words, split_whitespace
 
 
@@ -51,10 +49,7 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
     names = tf.constant(tag_names)
     sequence_length = int(sequence_length)
 
-    def tag(features):
-        features = ensure_min_width(features)
-        logits = tf.cast(model(features, training=False), tf.float32)
-        return logits, tf.nn.softmax(logits, axis=-1)
+    tag = logits_and_probabilities(model)
 
     def serve_text(text):
         words = split_whitespace(tf.reshape(text, [-1]))
@@ -66,15 +61,4 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
         tags = tf.ragged.map_flat_values(tf.gather, names, word_tags)
         return {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
 
-    def serve_token_ids(token_ids, segment_ids, padding_mask):
-        logits, probabilities = tag({"token_ids": token_ids, "segment_ids": segment_ids,
-                                     "padding_mask": padding_mask})
-        return {"logits": logits, "probabilities": probabilities}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(tokenizer)
-    archive.add_endpoint(TEXT_SIGNATURE, serve_text,
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
-    archive.write_out(path, verbose=False)
+    write_archive(path, model, tokenizer, serve_text, tag)
