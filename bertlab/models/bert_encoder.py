@@ -39,6 +39,7 @@ def as_bert_encoder(encoder):
         raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
     return encoder
 
+
 def select_inputs(inputs, names, model_name):
     """The entries `names` of an input dict (extra entries are ignored; Keras would
     otherwise match a dict of another structure by position). Missing entries

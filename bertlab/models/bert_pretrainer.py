@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from bertlab.layers.dense_2d import Dense2D
 from bertlab.layers.masked_lm_head import MaskedLMHead
-from bertlab.models.bert_encoder import INPUT_NAMES, BertEncoder
+from bertlab.models.bert_encoder import INPUT_NAMES, as_bert_encoder
 from bertlab.pretraining import losses as pretraining_losses
 from bertlab.pretraining import metrics as pretraining_metrics
 
@@ -58,10 +58,7 @@ class BertPretrainer(keras.Model):
 
     def __init__(self, encoder, use_next_sentence_prediction=True, mlm_activation="gelu",
                  initializer_range=None, dtype=None, **kwargs):
-        if isinstance(encoder, dict):
-            encoder = keras.saving.deserialize_keras_object(encoder)
-        if not isinstance(encoder, BertEncoder):
-            raise ValueError(f"`encoder` must be a BertEncoder, got {type(encoder).__name__}.")
+        encoder = as_bert_encoder(encoder)
         if dtype is None:
             dtype = encoder.dtype_policy
         if initializer_range is None:
