@@ -29,7 +29,7 @@ CONFIGS = [
     ("bertlab fp32 xla", "bertlab", None, True),
     ("bertlab bf16", "bertlab", "mixed_bfloat16", False),
     ("bertlab bf16 xla", "bertlab", "mixed_bfloat16", True),
-    ("bertlab bf16 fused", "bertlab", "mixed_bfloat16", "fusible"),
+    ("bertlab bf16 fused", "bertlab", "mixed_bfloat16", "fusible"),  # xla_fusion
     ("keras-hub fp32", "keras_hub", None, False),
     ("keras-hub fp32 xla", "keras_hub", None, True),
     ("keras-hub bf16", "keras_hub", "mixed_bfloat16", False),
@@ -37,8 +37,6 @@ CONFIGS = [
     ("torch fp32", "torch", None, False),
     ("torch bf16 autocast", "torch", "bf16", False),
 ]
-
-FUSIBLE_XLA_FLAGS = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit --tf_xla_ops_to_cluster=FUSIBLE"
 
 
 def train_flops_per_sequence():
@@ -91,7 +89,8 @@ def run_bertlab(mixed_precision, jit, steps):
     with tempfile.TemporaryDirectory() as model_dir:
         config = TrainerConfig(train_steps=warmup, global_batch_size=BATCH, steps_per_loop=warmup,
                                checkpoint_interval=0, log_interval=warmup, eval_at_end=False,
-                               mixed_precision=mixed_precision, jit_compile=jit is True)
+                               mixed_precision=mixed_precision, jit_compile=jit is True,
+                               xla_fusion=jit == "fusible")
         trainer = Trainer(task, config, OptimizerConfig(learning_rate=1e-4, warmup_steps=1),
                           model_dir)
         trainer.train()  # traces and warms up
@@ -187,10 +186,7 @@ RUNNERS = {"bertlab": run_bertlab, "keras_hub": run_keras_hub, "torch": run_torc
 # ------------------------------------------------------------------------- driver
 
 def run_one(name, steps):
-    _, runner, mixed_precision, jit = next(c for c in CONFIGS if c[0] == name)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    if jit == "fusible":
-        env["TF_XLA_FLAGS"] = FUSIBLE_XLA_FLAGS
     cmd = [sys.executable, __file__, "--child", name, "--steps", str(steps)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():

@@ -85,7 +85,7 @@ def main(argv):
         config = load_run_config()
         if not config.task.train_files:
             raise ConfigError("No training data: pass --train_files (or task.train_files).")
-        strategy = training_flags.strategy_from_flags()
+        strategy = training_flags.strategy_from_flags(trainer_config=config.trainer)
         task = PretrainingTask(config.task)
         trainer = Trainer(task, config.trainer, config.optimizer, FLAGS.model_dir, strategy)
     except (ConfigError, CorpusError, VocabularyError, CheckpointError, ValueError,

@@ -49,7 +49,7 @@ def main(argv):
 def run():
     config_path, config = read_config()
     export_decoding = seq2seq_cli.export_decoding_from_flags(config.decoding)
-    strategy = training_flags.strategy_from_flags(FLAGS)
+    strategy = training_flags.strategy_from_flags(FLAGS, config.trainer)
     data_dir = seq2seq_cli.data_dir_from_flags(DEFAULT_DATA_DIR)
     stem = os.path.splitext(os.path.basename(config_path))[0]
     model_dir = seq2seq_cli.model_dir_from_flags(REPO_ROOT, APP_NAME,

@@ -85,7 +85,7 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
         model_dir = os.path.join(repo_root, "runs", app_name, f"{stem}-{stamp}")
     logging.info("Config %s; model_dir %s; export_dir %s", FLAGS.config, model_dir,
                  config.export_dir)
-    strategy = training_flags.strategy_from_flags(FLAGS)
+    strategy = training_flags.strategy_from_flags(FLAGS, config.trainer)
     task = task_cls(config.task, global_batch_size=config.trainer.global_batch_size)
     trainer_config, optimizer_config = apply_schedule(
         config.schedule, config.trainer, config.optimizer, task.num_examples("train"))

@@ -584,6 +584,9 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
 
     from bertlab.training import strategy as strategy_lib
 
+    if config.trainer.xla_fusion:  # before a strategy sets up the devices
+        from bertlab.training.xla_fusion import enable_elementwise_fusion
+        enable_elementwise_fusion()
     if isinstance(strategy, str):
         strategy = strategy_lib.build_strategy(strategy)
     task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size)

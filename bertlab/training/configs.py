@@ -63,6 +63,11 @@ class TrainerConfig:
         mixed_precision: None (float32), "mixed_bfloat16" (CPU/TPU) or
             "mixed_float16" (GPU; adds dynamic loss scaling).
         jit_compile: compile the forward and backward pass with XLA.
+        xla_fusion: let XLA auto-clustering fuse the element-wise ops only
+            (LayerNorm, GELU, dropout, softmax; matmuls stay with oneDNN, which
+            keeps bfloat16 fast on CPU). See `bertlab.training.xla_fusion`:
+            takes effect only before TensorFlow's first computation in the
+            process. Not together with `jit_compile`.
         gradient_accumulation_steps: micro-batches summed into one optimizer
             step (1: no accumulation).
         seed: seeds Python, NumPy and TensorFlow before the model is built.
@@ -79,6 +84,7 @@ class TrainerConfig:
     eval_at_end: bool = True
     mixed_precision: typing.Optional[str] = None
     jit_compile: bool = False
+    xla_fusion: bool = False
     gradient_accumulation_steps: int = 1
     seed: int = 0
 
@@ -94,6 +100,9 @@ class TrainerConfig:
             _check_int("eval_steps", self.eval_steps, 1)
         _check_int("gradient_accumulation_steps", self.gradient_accumulation_steps, 1)
         _check_int("seed", self.seed, 0)
+        if self.jit_compile and self.xla_fusion:
+            raise ValueError("`jit_compile` compiles the whole step with XLA and `xla_fusion` "
+                             "only its element-wise ops: set one of them, not both.")
         if self.mixed_precision in ("", "float32", "none", "None"):
             self.mixed_precision = None
         if (self.mixed_precision is not None

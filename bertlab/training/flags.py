@@ -2,10 +2,10 @@
 
 Flags: `--config` (YAML file), `--model_dir`, `--strategy` (default, mirrored,
 multi_worker, tpu), `--tpu`, `--mixed_precision` (float32, mixed_bfloat16,
-mixed_float16), `--jit_compile`, and the repeatable `--set key=value` (dotted
-keys into the app's config, e.g. `--set trainer.train_steps=100`).
-`--mixed_precision` and `--jit_compile` override the trainer section (and win
-over `--set`).
+mixed_float16), `--jit_compile`, `--xla_fusion`, and the repeatable
+`--set key=value` (dotted keys into the app's config, e.g.
+`--set trainer.train_steps=100`). `--mixed_precision`, `--jit_compile` and
+`--xla_fusion` override the trainer section (and win over `--set`).
 
 Example (an app's `train.py`):
     from absl import app, flags
@@ -26,9 +26,11 @@ from absl import flags
 
 from bertlab.config import load_config, parse_override_flags
 from bertlab.training.configs import MIXED_PRECISION_POLICIES
+from bertlab.training import xla_fusion
 from bertlab.training.strategy import STRATEGIES, build_strategy
 
-FLAG_NAMES = ("config", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile", "set")
+FLAG_NAMES = ("config", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile",
+              "xla_fusion", "set")
 
 
 def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
@@ -48,6 +50,8 @@ def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
                       "Overrides trainer.mixed_precision.", flag_values=flag_values)
     flags.DEFINE_bool("jit_compile", None, "Overrides trainer.jit_compile.",
                       flag_values=flag_values)
+    flags.DEFINE_bool("xla_fusion", None, "Overrides trainer.xla_fusion (XLA fuses the "
+                      "element-wise ops only; matmuls stay with oneDNN).", flag_values=flag_values)
     flags.DEFINE_multi_string("set", [], "key=value override of the config (dotted keys); "
                               "repeatable.", flag_values=flag_values)
     if require_model_dir:
@@ -68,6 +72,8 @@ def overrides_from_flags(flag_values=flags.FLAGS, trainer_key="trainer"):
         overrides[prefix + "mixed_precision"] = flag_values.mixed_precision
     if flag_values.jit_compile is not None:
         overrides[prefix + "jit_compile"] = bool(flag_values.jit_compile)
+    if flag_values.xla_fusion is not None:
+        overrides[prefix + "xla_fusion"] = bool(flag_values.xla_fusion)
     return overrides
 
 
@@ -77,6 +83,13 @@ def config_from_flags(config_cls, flag_values=flags.FLAGS, trainer_key="trainer"
                        overrides_from_flags(flag_values, trainer_key))
 
 
-def strategy_from_flags(flag_values=flags.FLAGS):
-    """The `tf.distribute.Strategy` named by `--strategy` (and `--tpu`)."""
+def strategy_from_flags(flag_values=flags.FLAGS, trainer_config=None):
+    """The `tf.distribute.Strategy` named by `--strategy` (and `--tpu`).
+
+    With a `trainer_config` whose `xla_fusion` is set, first turns on XLA's
+    element-wise fusion, which has to happen before the strategy sets up the
+    devices (see `bertlab.training.xla_fusion`).
+    """
+    if trainer_config is not None and trainer_config.xla_fusion:
+        xla_fusion.enable_elementwise_fusion()
     return build_strategy(flag_values.strategy, tpu_address=flag_values.tpu)

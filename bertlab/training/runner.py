@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from bertlab.training import strategy as strategy_lib
+from bertlab.training import xla_fusion
 from bertlab.training.summary import write_json_atomic
 from bertlab.training.trainer import Trainer
 
@@ -34,6 +35,8 @@ def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=N
     Returns:
         The dict also written to `model_dir/summary.json`.
     """
+    if trainer_config.xla_fusion:  # before a strategy sets up the devices
+        xla_fusion.enable_elementwise_fusion()
     if isinstance(strategy, str):
         strategy = strategy_lib.build_strategy(strategy)
     elif strategy is not None and not isinstance(strategy, tf.distribute.Strategy):

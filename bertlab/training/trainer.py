@@ -7,7 +7,8 @@ multi-worker, TPU):
 - feeds `task.build_dataset("train", input_context)` through
   `strategy.distribute_datasets_from_function`;
 - runs `steps_per_loop` steps per `tf.function` call (traced once; the step
-  count is a tensor), each step a `strategy.run` of: forward and backward pass
+  count is a tensor; with XLA auto-clustering on, see `xla_fusion`, one step per
+  call instead), each step a `strategy.run` of: forward and backward pass
   for each of `gradient_accumulation_steps` micro-batches (XLA-compiled with
   `jit_compile`), one all-reduce of the summed gradients and loss weights, then
   one optimizer update;
@@ -50,6 +51,7 @@ from absl import logging
 
 from bertlab.training import optimization
 from bertlab.training import strategy as strategy_lib
+from bertlab.training import xla_fusion
 from bertlab.training.checkpointing import Checkpointer
 from bertlab.training.configs import OptimizerConfig, TrainerConfig
 from bertlab.training.progress import Progress
@@ -119,6 +121,8 @@ class Trainer:
             raise ValueError(
                 f"The task batches {task_batch} examples (task.global_batch_size) but "
                 f"`global_batch_size` is {config.global_batch_size}; they must agree.")
+        if config.xla_fusion:
+            xla_fusion.enable_elementwise_fusion()
         self.task = task
         self.config = config
         self.optimizer_config = optimizer_config
@@ -154,7 +158,11 @@ class Trainer:
         else:
             self._micro_step_fn = self._micro_step
             self._forward_fn = self._forward
-        self._train_loop_fn = tf.function(self._train_loop)
+        if xla_fusion.auto_clustering_enabled():
+            self._train_step_fn = tf.function(self._train_step)
+            self._train_loop_fn = self._train_steps_one_per_call
+        else:
+            self._train_loop_fn = tf.function(self._train_loop)
         self._eval_loop_fn = tf.function(self._eval_loop)
 
     # ----------------------------------------------------------------- building
@@ -275,19 +283,30 @@ class Trainer:
         loss = total_loss / safe_weight + total_reg / contributions
         return loss, norm
 
+    def _train_step(self, iterator):
+        """One optimizer step (on every replica); returns its loss and gradient norm."""
+        micro_batches = tuple(next(iterator) for _ in range(self._accumulation))
+        loss, norm = self.strategy.run(self._replica_train_step, args=(micro_batches,))
+        return (self.strategy.experimental_local_results(loss)[0],
+                self.strategy.experimental_local_results(norm)[0])
+
     def _train_loop(self, iterator, num_steps):
         """Runs `num_steps` training steps; returns their mean loss and gradient norm."""
         loss_total = tf.constant(0.0)
         norm_total = tf.constant(0.0)
         for _ in tf.range(num_steps):
-            micro_batches = []
-            for _ in range(self._accumulation):
-                micro_batches.append(next(iterator))
-            loss, norm = self.strategy.run(self._replica_train_step, args=(tuple(micro_batches),))
-            loss_total += self.strategy.experimental_local_results(loss)[0]
-            norm_total += self.strategy.experimental_local_results(norm)[0]
+            loss, norm = self._train_step(iterator)
+            loss_total += loss
+            norm_total += norm
         steps = tf.cast(num_steps, tf.float32)
         return loss_total / steps, norm_total / steps
+
+    def _train_steps_one_per_call(self, iterator, num_steps):
+        """`_train_loop` with the loop in Python, one `tf.function` call per step
+        (XLA auto-clustering cannot take a loop around a whole step)."""
+        results = [self._train_step_fn(iterator) for _ in range(int(num_steps))]
+        losses, norms = zip(*results)
+        return tf.reduce_mean(tf.stack(losses)), tf.reduce_mean(tf.stack(norms))
 
     # --------------------------------------------------------------- evaluation
 
@@ -425,6 +444,7 @@ class Trainer:
             "strategy": type(self.strategy).__name__,
             "mixed_precision": config.mixed_precision,
             "jit_compile": config.jit_compile,
+            "xla_fusion": xla_fusion.auto_clustering_enabled(),
             "final_train": final_train,
             "final_eval": final_eval,
             "latest_checkpoint": self.checkpointer.latest(),
