@@ -147,6 +147,10 @@ class Trainer:
             self._eval_loss_sum = keras.metrics.Sum(name="eval_loss_sum")
             self._eval_weight_sum = keras.metrics.Sum(name="eval_weight_sum")
         self._loss_scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+        # One replica, one micro-batch: the local weight is the global one, so the
+        # gradient needs no scaling by weight_sum / total weight (two passes saved).
+        self._one_contribution = (
+            self.strategy.num_replicas_in_sync * self._accumulation == 1)
 
         self.checkpointer = Checkpointer(
             model_dir, self.strategy, config.keep_checkpoints,
@@ -200,7 +204,9 @@ class Trainer:
 
         Returns `(outputs, loss_sum, weight_sum, reg_loss, grads, reg_grads)`:
         `grads` are the gradients of `loss_sum` (times the loss scale), i.e. of
-        `loss_sum / weight_sum` multiplied back by `weight_sum`.
+        `loss_sum / weight_sum` multiplied back by `weight_sum` (not multiplied
+        back when this micro-batch is the whole global batch: the step would
+        divide by the same weight again).
         """
         variables = self.model.trainable_variables
         with tf.GradientTape(persistent=True) as tape:
@@ -219,7 +225,10 @@ class Trainer:
             elif reg_loss is not None:
                 reg_target = reg_loss
         grads = tape.gradient(target, variables)
-        grads = [None if g is None else _dense(g) * weight_sum for g in grads]
+        if self._one_contribution:
+            grads = [None if g is None else _dense(g) for g in grads]
+        else:
+            grads = [None if g is None else _dense(g) * weight_sum for g in grads]
         if reg_loss is not None:
             reg_grads = [None if g is None else _dense(g)
                          for g in tape.gradient(reg_target, variables)]
@@ -271,7 +280,9 @@ class Trainer:
 
         step_grads = [None] * len(variables)
         for j, i in enumerate(present):
-            g = reduced["grads"][j] / safe_weight
+            g = reduced["grads"][j]
+            if not self._one_contribution:
+                g = g / safe_weight
             if has_reg:
                 g = g + reduced["reg_grads"][j] / contributions
             step_grads[i] = g
