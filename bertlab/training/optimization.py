@@ -129,6 +129,39 @@ class ReplicaSummedAdamW(keras.optimizers.AdamW):
     def _all_reduce_sum_gradients(self, grads_and_vars):
         return list(grads_and_vars)
 
+    def update_step(self, gradient, variable, learning_rate):
+        """Keras' Adam update in TensorFlow's fused `ResourceApplyAdam` kernel.
+
+        The same arithmetic as `keras.optimizers.Adam.update_step`
+        (`m += (g - m)(1 - b1)`, `v += (g^2 - v)(1 - b2)`,
+        `w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`), in one
+        pass over the three tensors instead of about ten element-wise ops, each
+        reading and writing whole tensors. Sparse gradients and AMSGrad take
+        Keras' path.
+        """
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        return tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(m), v=_handle(v),
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype),
+            use_locking=False)
+
+
+def _handle(variable):
+    """The resource handle of a Keras or TensorFlow variable (under a strategy's
+    `update`, of the current device's component)."""
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    return variable.handle
+
 
 def weight_decay_excluded(variables, patterns):
     """The variables whose path (or name) matches one of the regular expressions."""

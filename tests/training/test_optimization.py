@@ -3,9 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bertlab.training.configs import OptimizerConfig
-from bertlab.training.optimization import (WarmupDecaySchedule, build_optimizer, build_schedule,
+from bertlab.training.optimization import (ReplicaSummedAdamW, WarmupDecaySchedule,
+                                           build_optimizer, build_schedule,
                                            weight_decay_excluded)
 
 
@@ -113,3 +115,32 @@ def test_mixed_precision_wrapping():
     assert not isinstance(bf16, keras.optimizers.LossScaleOptimizer)
     with pytest.raises(ValueError, match="mixed_precision"):
         build_optimizer(OptimizerConfig(), 10, model.trainable_variables, "float8")
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+def test_fused_adam_update_equals_keras_adamw(in_function):
+    rng = np.random.default_rng(0)
+    initial = [rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(3,)).astype("float32")]
+    gradients = [[rng.normal(size=w.shape).astype("float32") for w in initial] for _ in range(4)]
+    schedule = keras.optimizers.schedules.PolynomialDecay(0.05, 4, 0.01)
+
+    def train(optimizer):
+        variables = [keras.Variable(w, name=f"w{i}") for i, w in enumerate(initial)]
+        optimizer.build(variables)
+        optimizer.exclude_from_weight_decay(var_list=variables[1:])
+        def apply(grads):
+            optimizer.apply(grads, variables)
+
+        apply = tf.function(apply) if in_function else apply
+        for grads in gradients:
+            apply([tf.constant(g) for g in grads])
+        return [v.numpy() for v in variables] + [
+            v.numpy() for v in optimizer._momentums + optimizer._velocities]
+
+    settings = dict(learning_rate=schedule, weight_decay=0.1, beta_1=0.8, beta_2=0.95,
+                    epsilon=1e-3)
+    fused = train(ReplicaSummedAdamW(**settings))
+    reference = train(keras.optimizers.AdamW(**settings))
+    for got, want in zip(fused, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(fused[0], initial[0])  # it did train
