@@ -18,7 +18,7 @@ import json
 import os
 import re
 
-from bertlab.data.readers import DataError
+from bertlab.data.readers import DataError, read_text_lines
 from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source
 
 SPLITS = ("train", "validation")
@@ -55,22 +55,9 @@ def first_sentence(text):
     return text
 
 
-def _read_lines(path):
-    if not os.path.isfile(path):
-        raise DataError(f"Data file not found: {path}")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason}).") from None
-    return text.replace("\r\n", "\n").split("\n")
-
-
 def read_scitldr(path):
     sources, references, firsts = [], [], []
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -92,7 +79,7 @@ def read_scitldr(path):
 
 def read_csl(path):
     sources, references = [], []
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -109,7 +96,7 @@ def read_csl(path):
 def read_tsv_examples(path):
     """`source<TAB>reference[<TAB>reference...]` lines."""
     sources, references = [], []
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")

@@ -11,7 +11,7 @@ Datasets (under the data directory, see each folder's README):
 
 import os
 
-from bertlab.data.readers import DataError
+from bertlab.data.readers import DataError, read_text_lines
 from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source
 
 SPLITS = ("train", "validation")
@@ -28,26 +28,10 @@ def parse_direction(direction):
     return parts[0], parts[1]
 
 
-def _read_text_lines(path):
-    if not os.path.isfile(path):
-        raise DataError(f"Data file not found: {path}")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason}).") from None
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def _multi30k(directory, split, source, target):
     stem = _MULTI30K_FILES[split]
-    sources = _read_text_lines(os.path.join(directory, f"{stem}.{source}"))
-    targets = _read_text_lines(os.path.join(directory, f"{stem}.{target}"))
+    sources = read_text_lines(os.path.join(directory, f"{stem}.{source}"))
+    targets = read_text_lines(os.path.join(directory, f"{stem}.{target}"))
     if len(sources) != len(targets):
         raise DataError(f"{directory}: {stem}.{source} has {len(sources)} lines but "
                         f"{stem}.{target} has {len(targets)}; they must be line-aligned.")
@@ -58,7 +42,7 @@ def _tatoeba(directory, split, source, target):
     path = os.path.join(directory, _TATOEBA_FILES[split])
     columns = {"en": 0, "zh": 1}
     sources, targets = [], []
-    for number, line in enumerate(_read_text_lines(path), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         fields = line.split("\t")
         if len(fields) < 2:
             raise DataError(f"{path}:{number}: expected english<TAB>chinese<TAB>attribution, "
@@ -71,7 +55,7 @@ def _tatoeba(directory, split, source, target):
 def read_tsv_pairs(path):
     """`source<TAB>reference` lines of a file -> (sources, references)."""
     sources, references = [], []
-    for number, line in enumerate(_read_text_lines(path), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         fields = line.split("\t")
         if len(fields) < 2:
             raise DataError(f"{path}:{number}: expected source<TAB>reference.")

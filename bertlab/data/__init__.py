@@ -9,5 +9,6 @@ from bertlab.data.readers import (
     hold_out_every,
     read_conll,
     read_labeled_sentences,
+    read_text_lines,
 )
 from bertlab.data.tfds_sources import is_tfds_source, load_tfds_sentences, load_tfds_tagged

@@ -54,7 +54,15 @@ class TaggedSentences:
         return TaggedSentences([self.tokens[i] for i in indices], [self.tags[i] for i in indices])
 
 
-def _read_lines(path):
+def read_text_lines(path):
+    """The lines of a UTF-8 text file, without their line ends.
+
+    A byte-order mark is dropped, CRLF counts as a line end, and a final line
+    end does not start one more (empty) line.
+
+    Raises:
+      DataError: the file is missing, or not UTF-8 (with the line and byte).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"Data file not found: {path}")
@@ -65,7 +73,10 @@ def _read_lines(path):
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start}).") from None
-    return text.replace("\r\n", "\n").split("\n")
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _find_column(header, wanted, names, path, what):
@@ -109,7 +120,7 @@ def read_labeled_sentences(path, text_column=None, label_column=None, has_header
         wrong number of columns, an empty text or a label not in
         `label_names`.
     """
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     while lines and lines[-1] == "":
         lines.pop()
     if has_header:
@@ -184,7 +195,7 @@ def read_conll(path, token_column=0, tag_column=-1, separator=None):
         has a different number of columns than the file's first line, or a
         tag that is not BIO.
     """
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     tokens, tags = [], []
     sentence_tokens, sentence_tags = [], []
     num_columns = None
