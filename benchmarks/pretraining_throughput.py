@@ -29,7 +29,7 @@ CONFIGS = [
     ("bertlab fp32 xla", "bertlab", None, True),
     ("bertlab bf16", "bertlab", "mixed_bfloat16", False),
     ("bertlab bf16 xla", "bertlab", "mixed_bfloat16", True),
-    ("bertlab bf16 fused", "bertlab", "mixed_bfloat16", "fusible"),  # xla_fusion
+    ("bertlab bf16 xla_fusion", "bertlab", "mixed_bfloat16", "fusible"),
     ("keras-hub fp32", "keras_hub", None, False),
     ("keras-hub fp32 xla", "keras_hub", None, True),
     ("keras-hub bf16", "keras_hub", "mixed_bfloat16", False),
