@@ -186,7 +186,9 @@ RUNNERS = {"bertlab": run_bertlab, "keras_hub": run_keras_hub, "torch": run_torc
 # ------------------------------------------------------------------------- driver
 
 def run_one(name, steps):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, __file__, "--child", name, "--steps", str(steps)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
