@@ -15,6 +15,8 @@ from test_distributed import load_weights
 
 
 def test_enable_adds_the_flags_and_keeps_the_users(monkeypatch):
+    # (This process may have set up its devices already; that check has its own test.)
+    monkeypatch.setattr(xla_fusion, "_devices_initialized", lambda: False)
     monkeypatch.setenv(xla_fusion.ENV_VAR, "--tf_xla_auto_jit=1 --xla_cpu_foo")
     value = xla_fusion.enable_elementwise_fusion()
     flags = value.split()
