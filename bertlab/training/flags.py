@@ -22,7 +22,7 @@ Example (an app's `train.py`):
     app.run(main)
 """
 
-from absl import flags
+from absl import flags, logging
 
 from bertlab.config import load_config, parse_override_flags
 from bertlab.training.configs import MIXED_PRECISION_POLICIES
@@ -86,10 +86,14 @@ def config_from_flags(config_cls, flag_values=flags.FLAGS, trainer_key="trainer"
 def strategy_from_flags(flag_values=flags.FLAGS, trainer_config=None):
     """The `tf.distribute.Strategy` named by `--strategy` (and `--tpu`).
 
-    With a `trainer_config` whose `xla_fusion` is set, first turns on XLA's
-    element-wise fusion, which has to happen before the strategy sets up the
-    devices (see `bertlab.training.xla_fusion`).
+    With a `trainer_config` whose `xla_fusion` is set and XLA's element-wise
+    fusion not yet on, restarts the program with it on: TensorFlow reads the
+    setting when it sets up the devices, which in an absl app happens before
+    `main` (see `bertlab.training.xla_fusion`).
     """
-    if trainer_config is not None and trainer_config.xla_fusion:
-        xla_fusion.enable_elementwise_fusion()
+    if (trainer_config is not None and trainer_config.xla_fusion
+            and not xla_fusion.auto_clustering_enabled()):
+        logging.info("trainer.xla_fusion: restarting with %s", " ".join(
+            xla_fusion.ELEMENTWISE_FUSION_FLAGS))
+        xla_fusion.restart_with_elementwise_fusion()
     return build_strategy(flag_values.strategy, tpu_address=flag_values.tpu)

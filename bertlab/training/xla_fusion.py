@@ -9,10 +9,13 @@ XLA kernels and leaves MatMul/BatchMatMul to oneDNN's bfloat16 kernels.
 TensorFlow reads these settings once, when it first sets up its devices
 (the first op, dataset, strategy or device query in the process), so
 `enable_elementwise_fusion` must run before that, and says so with an error
-when it comes too late. bertlab's command-line runners call it right after
-reading the config when `trainer.xla_fusion` is set (before building the
-strategy); the `Trainer` calls it too, for library users who build nothing
-before it. Auto-clustering cannot cluster across a `tf.while_loop`
+when it comes too late. An absl app has always set up the devices before
+its `main` runs (TensorFlow registers an `app.call_after_init` callback that
+lists the GPUs), so bertlab's command-line runners, which read
+`trainer.xla_fusion` from the config in `main`, restart their own process
+with the flags in its environment (`restart_with_elementwise_fusion`). The
+`Trainer` calls `enable_elementwise_fusion` too, for library users who build
+nothing before it. Auto-clustering cannot cluster across a `tf.while_loop`
 that holds a whole training step (the clustered graph has a cycle), so with
 it on, the `Trainer` dispatches one step per `tf.function` call.
 
@@ -69,6 +72,19 @@ def enable_elementwise_fusion():
     value = " ".join([current.strip()] + missing).strip()
     os.environ[ENV_VAR] = value
     return value
+
+
+def restart_with_elementwise_fusion():
+    """Re-executes this process's command line with the fusion flags added to
+    `TF_XLA_FLAGS` (for command-line programs that learn they want fusion only
+    after TensorFlow has set up its devices). Does not return."""
+    enable_flags = " ".join([os.environ.get(ENV_VAR, "").strip()] + [
+        flag for flag in ELEMENTWISE_FUSION_FLAGS
+        if flag.split("=", 1)[0] not in _flag_names(os.environ.get(ENV_VAR, ""))]).strip()
+    os.environ[ENV_VAR] = enable_flags
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, list(sys.orig_argv))
 
 
 def auto_clustering_enabled():

@@ -81,6 +81,18 @@ def test_rerun_resumes_instead_of_restarting(pipeline):
     assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 240
 
 
+def test_xla_fusion_flag_restarts_the_run_with_fusion_on(pipeline, tmp_path):
+    work, train_args = pipeline
+    args = [a for a in train_args if not a.startswith("--model_dir=")]
+    proc = _run("apps.pretrain.train", *args, f"--model_dir={tmp_path}/fused", "--xla_fusion",
+                "--set", "trainer.train_steps=4", "--set", "optimizer.warmup_steps=2",
+                "--set", "trainer.checkpoint_interval=0",
+                "--set", "trainer.eval_at_end=false")
+    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert summary["xla_fusion"] is True and summary["steps"] == 4
+    assert "restarting with --tf_xla_auto_jit=2" in proc.stderr
+
+
 def test_bad_input_gives_clear_errors(pipeline, tmp_path):
     work, train_args = pipeline
     base = [a for a in train_args if not a.startswith("--model_dir")]
