@@ -37,8 +37,10 @@ ELEMENTWISE_FUSION_FLAGS = (
 )
 
 
-def _flag_names(value):
-    return {flag.split("=", 1)[0] for flag in value.split()}
+def _missing_flags(value):
+    """The fusion flags that the `TF_XLA_FLAGS` value `value` does not set."""
+    present = {flag.split("=", 1)[0] for flag in value.split()}
+    return [flag for flag in ELEMENTWISE_FUSION_FLAGS if flag.split("=", 1)[0] not in present]
 
 
 def _devices_initialized():
@@ -60,9 +62,7 @@ def enable_elementwise_fusion():
         devices, so they would be ignored.
     """
     current = os.environ.get(ENV_VAR, "")
-    present = _flag_names(current)
-    missing = [flag for flag in ELEMENTWISE_FUSION_FLAGS
-               if flag.split("=", 1)[0] not in present]
+    missing = _missing_flags(current)
     if missing and _devices_initialized():
         raise RuntimeError(
             "XLA element-wise fusion must be enabled before TensorFlow sets up its devices "
@@ -78,10 +78,8 @@ def restart_with_elementwise_fusion():
     """Re-executes this process's command line with the fusion flags added to
     `TF_XLA_FLAGS` (for command-line programs that learn they want fusion only
     after TensorFlow has set up its devices). Does not return."""
-    enable_flags = " ".join([os.environ.get(ENV_VAR, "").strip()] + [
-        flag for flag in ELEMENTWISE_FUSION_FLAGS
-        if flag.split("=", 1)[0] not in _flag_names(os.environ.get(ENV_VAR, ""))]).strip()
-    os.environ[ENV_VAR] = enable_flags
+    current = os.environ.get(ENV_VAR, "")
+    os.environ[ENV_VAR] = " ".join([current.strip()] + _missing_flags(current)).strip()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, list(sys.orig_argv))
