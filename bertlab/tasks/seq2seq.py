@@ -580,15 +580,11 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
 
     from bertlab.decoding.text_generation_module import TextGenerationModule
     from bertlab.training import run_experiment
+    from bertlab.training import strategy as strategy_lib
+    from bertlab.training.runner import resolve_strategy
     from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 
-    from bertlab.training import strategy as strategy_lib
-
-    if config.trainer.xla_fusion:  # before a strategy sets up the devices
-        from bertlab.training.xla_fusion import enable_elementwise_fusion
-        enable_elementwise_fusion()
-    if isinstance(strategy, str):
-        strategy = strategy_lib.build_strategy(strategy)
+    strategy = resolve_strategy(strategy, config.trainer)
     task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size)
     summary = run_experiment(task, config.trainer, config.optimizer, model_dir, strategy)
     if strategy is not None and not strategy_lib.is_chief(strategy):

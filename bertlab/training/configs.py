@@ -66,8 +66,8 @@ class TrainerConfig:
         xla_fusion: let XLA auto-clustering fuse the element-wise ops only
             (LayerNorm, GELU, dropout, softmax; matmuls stay with oneDNN, which
             keeps bfloat16 fast on CPU). See `bertlab.training.xla_fusion`:
-            takes effect only before TensorFlow's first computation in the
-            process. Not together with `jit_compile`.
+            has to be on before TensorFlow sets up its devices (the app
+            scripts restart themselves for it). Not together with `jit_compile`.
         gradient_accumulation_steps: micro-batches summed into one optimizer
             step (1: no accumulation).
         seed: seeds Python, NumPy and TensorFlow before the model is built.

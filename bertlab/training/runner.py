@@ -1,8 +1,8 @@
 """Run a whole training job: what an app's train script calls after reading its flags.
 
 Example (an app's `train.py`, with the flags of `bertlab.training.flags`):
-    strategy = flags_lib.strategy_from_flags(FLAGS)
     config = load_config(MyAppConfig, FLAGS.config, flags_lib.overrides_from_flags(FLAGS))
+    strategy = flags_lib.strategy_from_flags(FLAGS, config.trainer)
     summary = run_experiment(MyTask(config.task), config.trainer, config.optimizer,
                              FLAGS.model_dir, strategy)
 """
@@ -20,6 +20,25 @@ from bertlab.training.trainer import Trainer
 RUN_CONFIG_FILE = "run_config.json"
 
 
+def resolve_strategy(strategy, trainer_config):
+    """The strategy of a run: `strategy` itself, the one a name stands for, or None.
+
+    Turns on `trainer_config.xla_fusion` first, since building a strategy sets
+    up TensorFlow's devices (see `bertlab.training.xla_fusion`).
+
+    Raises:
+      ValueError: `strategy` is neither a `tf.distribute.Strategy`, a name nor None.
+    """
+    if trainer_config.xla_fusion:
+        xla_fusion.enable_elementwise_fusion()
+    if isinstance(strategy, str):
+        return strategy_lib.build_strategy(strategy)
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(
+            f"`strategy` must be a tf.distribute.Strategy, a name or None, got {strategy!r}.")
+    return strategy
+
+
 def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None):
     """Trains `task` (resuming from `model_dir` if it holds checkpoints); returns the summary.
 
@@ -35,13 +54,7 @@ def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=N
     Returns:
         The dict also written to `model_dir/summary.json`.
     """
-    if trainer_config.xla_fusion:  # before a strategy sets up the devices
-        xla_fusion.enable_elementwise_fusion()
-    if isinstance(strategy, str):
-        strategy = strategy_lib.build_strategy(strategy)
-    elif strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
-        raise ValueError(
-            f"`strategy` must be a tf.distribute.Strategy, a name or None, got {strategy!r}.")
+    strategy = resolve_strategy(strategy, trainer_config)
     trainer = Trainer(task, trainer_config, optimizer_config, model_dir, strategy)
     if trainer.is_chief:
         write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
