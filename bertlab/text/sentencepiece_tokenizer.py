@@ -21,6 +21,8 @@ import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertlab.text.special_token_ids import without_special_tokens
+
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe", "char", "word")
 
@@ -200,12 +202,8 @@ class SentencePieceTokenizer(keras.layers.Layer):
         return self._live_tokenizer().tokenize(text)
 
     def detokenize(self, token_ids):
-        if not isinstance(token_ids, tf.RaggedTensor):
-            token_ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(token_ids))
-        token_ids = tf.cast(token_ids, tf.int32)
-        special = ((token_ids == self.pad_token_id) | (token_ids == self.start_token_id)
-                   | (token_ids == self.end_token_id))
-        token_ids = tf.ragged.boolean_mask(token_ids, tf.logical_not(special))
+        token_ids = without_special_tokens(
+            token_ids, (self.pad_token_id, self.start_token_id, self.end_token_id))
         return self._live_tokenizer().detokenize(token_ids)
 
     def compute_output_spec(self, text):

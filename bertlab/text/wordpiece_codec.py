@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from bertlab.text.bert_tokenizer import BertTokenizer
+from bertlab.text.special_token_ids import without_special_tokens
 
 
 @keras.saving.register_keras_serializable(package="bertlab")
@@ -52,12 +53,8 @@ class WordPieceCodec(keras.layers.Layer):
         return self.tokenizer(text)
 
     def detokenize(self, token_ids):
-        if not isinstance(token_ids, tf.RaggedTensor):
-            token_ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(token_ids))
-        token_ids = tf.cast(token_ids, tf.int32)
-        special = ((token_ids == self.pad_token_id) | (token_ids == self.start_token_id)
-                   | (token_ids == self.end_token_id))
-        token_ids = tf.ragged.boolean_mask(token_ids, tf.logical_not(special))
+        token_ids = without_special_tokens(
+            token_ids, (self.pad_token_id, self.start_token_id, self.end_token_id))
         vocabulary = tf.constant(self.tokenizer.vocabulary)
         ids = tf.clip_by_value(token_ids, 0, self.vocabulary_size - 1)
         pieces = tf.gather(vocabulary, ids)
