@@ -37,16 +37,13 @@ FLAGS = flags.FLAGS
 
 def define_flags(app_name, repo_root):
     """Defines the train script's flags (the runner's and `--data_dir/--init/--export_dir`)."""
-    training_flags.define_flags(require_model_dir=False)
+    training_flags.define_app_flags(
+        app_name, repo_root,
+        "Overrides task.data.data_dir (the folder the config's data files are read from).")
     if "init" in FLAGS:  # already defined (a second app module in the same process)
         return
-    FLAGS.set_default("config", os.path.join(repo_root, "configs", app_name, "default.yaml"))
-    flags.DEFINE_string("data_dir", None, "Overrides task.data.data_dir (the folder the "
-                        "config's data files are read from).")
     flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', a checkpoint "
                         "directory (Hugging Face BERT layout) or 'none'.")
-    flags.DEFINE_string("export_dir", None, "Overrides export_dir: the base directory of "
-                        "the versioned SavedModels.")
 
 
 def normalize_argv(argv):
@@ -57,15 +54,13 @@ def normalize_argv(argv):
 
 def read_config(config_cls, repo_root):
     """The app's config from `--config` and every override flag."""
-    overrides = training_flags.overrides_from_flags(FLAGS)
+    overrides = training_flags.app_overrides_from_flags(FLAGS)
     if FLAGS.data_dir:
         overrides["task.data.data_dir"] = os.path.abspath(FLAGS.data_dir)
     if FLAGS.init:
         init = FLAGS.init
         overrides["task.encoder.init"] = init if init in ("minilm", "none") else \
             os.path.abspath(init)
-    if FLAGS.export_dir:
-        overrides["export_dir"] = os.path.abspath(FLAGS.export_dir)
     config = load_config(config_cls, FLAGS.config, overrides)
     data = config.task.data
     if not os.path.isabs(data.data_dir):

@@ -45,12 +45,9 @@ def define_train_flags(app_name, repo_root):
     """Defines the train script's flags: the runner's, `--data_dir`, `--export_dir`,
     `--export_beam_width`, `--export_max_length`; `--config` defaults to
     `<repo_root>/configs/<app_name>/default.yaml`."""
-    training_flags.define_flags(require_model_dir=False)
-    FLAGS.set_default("config", str(repo_root / "configs" / app_name / "default.yaml"))
-    flags.DEFINE_string("data_dir", None, "Folder of the datasets (default: ../shared/data "
-                        "beside the repository); for tfds:<name> datasets, the TFDS data dir.")
-    flags.DEFINE_string("export_dir", None, "Overrides export_dir (base directory of the "
-                        "versioned SavedModels).")
+    training_flags.define_app_flags(
+        app_name, repo_root, "Folder of the datasets (default: ../shared/data beside the "
+        "repository); for tfds:<name> datasets, the TFDS data dir.")
     flags.DEFINE_integer("export_beam_width", None, "Beam width fixed in the export "
                          "(default: decoding.beam_width; 1 = greedy).")
     flags.DEFINE_integer("export_max_length", None, "Most generated tokens, fixed in the "
@@ -65,12 +62,10 @@ def resolve(path, base):
 
 def read_config(config_cls, repo_root, app_overrides):
     """`(config path, config)`: `--config` (also looked for relative to `repo_root`)
-    with the runner's overrides, then `app_overrides` ({dotted key: value}), then
-    `--export_dir`."""
-    overrides = training_flags.overrides_from_flags(FLAGS)
+    with the runner's overrides and `--export_dir`, then `app_overrides` ({dotted
+    key: value})."""
+    overrides = training_flags.app_overrides_from_flags(FLAGS)
     overrides.update(app_overrides)
-    if FLAGS.export_dir:
-        overrides["export_dir"] = os.path.abspath(FLAGS.export_dir)
     config_path = FLAGS.config
     if not os.path.isfile(config_path) and os.path.isfile(resolve(config_path, repo_root)):
         config_path = resolve(config_path, repo_root)

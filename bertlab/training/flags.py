@@ -22,6 +22,8 @@ Example (an app's `train.py`):
     app.run(main)
 """
 
+import os
+
 from absl import flags, logging
 
 from bertlab.config import load_config, parse_override_flags
@@ -56,6 +58,28 @@ def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
                               "repeatable.", flag_values=flag_values)
     if require_model_dir:
         flags.mark_flag_as_required("model_dir", flag_values=flag_values)
+
+
+def define_app_flags(app_name, repo_root, data_dir_help, flag_values=flags.FLAGS):
+    """Defines a task app's train flags: the shared ones (`--model_dir` optional),
+    `--data_dir` (described by `data_dir_help`) and `--export_dir`; `--config`
+    defaults to `<repo_root>/configs/<app_name>/default.yaml`. Once per process."""
+    define_flags(flag_values, require_model_dir=False)
+    if "export_dir" in flag_values:
+        return
+    flag_values.set_default("config",
+                            os.path.join(str(repo_root), "configs", app_name, "default.yaml"))
+    flags.DEFINE_string("data_dir", None, data_dir_help, flag_values=flag_values)
+    flags.DEFINE_string("export_dir", None, "Overrides export_dir: the base directory of "
+                        "the versioned SavedModels.", flag_values=flag_values)
+
+
+def app_overrides_from_flags(flag_values=flags.FLAGS):
+    """`overrides_from_flags` plus `--export_dir` (made absolute) of `define_app_flags`."""
+    overrides = overrides_from_flags(flag_values)
+    if flag_values.export_dir:
+        overrides["export_dir"] = os.path.abspath(flag_values.export_dir)
+    return overrides
 
 
 def overrides_from_flags(flag_values=flags.FLAGS, trainer_key="trainer"):
