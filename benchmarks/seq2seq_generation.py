@@ -2,15 +2,18 @@
 
     python benchmarks/seq2seq_generation.py [--batch_size=16] [--new_tokens=32]
         [--source_length=32] [--vocabulary_size=8000] [--repeats=3]
-        [--policy=float32|mixed_bfloat16] [--skip_keras_hub] [--skip_torch] [--quick]
+        [--policy=float32|mixed_bfloat16] [--modes=graph,xla] [--skip_keras_hub]
+        [--skip_torch] [--quick]
 
 All models have the same size (3 encoder + 3 decoder layers, width 256, 4
 heads, feed-forward 1024, random weights) and generate exactly `new_tokens`
 tokens for each of `batch_size` sources (end of sequence suppressed or
 stopping disabled), with greedy search and beam search (4 beams). Measured:
-- bertlab, predict path: `Seq2SeqGenerator.generate` in a `tf.function` (what
-  `TextGenerationModule` runs), from source ids to generated ids;
+- bertlab, predict path: `TextGenerationModule.serve_token_ids` in process (the
+  tf.function that generation runs), from source ids to generated ids;
 - bertlab, SavedModel: the exported `serve_token_ids` signature, loaded back;
+  each in two modes: `graph` (the model under `--policy`) and `xla` (a float32
+  copy, XLA-compiled: what the apps' `--export_jit_compile` exports);
 - keras-hub `BartSeq2SeqLM.generate` (greedy / `BeamSampler(4)`, its default
   XLA compilation, `stop_token_ids=None`);
 - Hugging Face `BartForConditionalGeneration.generate` on PyTorch
@@ -59,7 +62,7 @@ def sources(args):
 def bench_bertlab(args, source_ids, source_mask):
     import keras
 
-    from bertlab.decoding import DecodingConfig, Seq2SeqGenerator
+    from bertlab.decoding import DecodingConfig
     from bertlab.decoding.text_generation_module import TextGenerationModule
     from bertlab.models import Seq2SeqTransformer
 
@@ -71,26 +74,29 @@ def bench_bertlab(args, source_ids, source_mask):
                                                        args.new_tokens) + 8)
     results = {}
     ids, mask = tf.constant(source_ids), tf.constant(source_mask)
+    modes = {"graph": (False, None), "xla": (True, "float32")}
     for name, method, width in (("greedy", "greedy", 1), ("beam4", "beam", 4)):
         # min_length = max_length: the end token is suppressed, every row makes new_tokens.
         config = DecodingConfig(method=method, beam_width=width, max_length=args.new_tokens,
                                 min_length=args.new_tokens, length_penalty=0.6)
-        generator = Seq2SeqGenerator(model, config, START, END, PAD)
-        generate = tf.function(generator.generate, jit_compile=args.jit_compile)
-        out = generate(ids, mask)
-        assert int(tf.reduce_min(out.lengths)) == args.new_tokens, out.lengths
-        results[f"bertlab_predict_{name}"] = timed(lambda: generate(ids, mask).token_ids.numpy(),
-                                                   args.repeats)
-
-        module = TextGenerationModule(model, None, config, args.source_length + 8,
-                                      special_token_ids=(START, END, PAD),
-                                      jit_compile=args.jit_compile)
-        with tempfile.TemporaryDirectory() as directory:
-            module.save(directory)
-            serve = tf.saved_model.load(directory).signatures["serve_token_ids"]
-            results[f"bertlab_savedmodel_{name}"] = timed(
-                lambda: serve(token_ids=ids, padding_mask=mask)["token_ids"].numpy(),
-                args.repeats)
+        for mode in args.modes:
+            jit_compile, dtype_policy = modes[mode]
+            # What `--export_jit_compile` exports: a float32 copy, XLA-compiled.
+            module = TextGenerationModule(model, None, config, args.source_length + 8,
+                                          special_token_ids=(START, END, PAD),
+                                          jit_compile=jit_compile, dtype_policy=dtype_policy)
+            suffix = "" if mode == "graph" else "_xla"
+            generate = module.serve_token_ids  # the module's tf.function, in process
+            out = generate(ids, mask)
+            assert int(tf.reduce_min(out["lengths"])) == args.new_tokens, out["lengths"]
+            results[f"bertlab_predict{suffix}_{name}"] = timed(
+                lambda: generate(ids, mask)["token_ids"].numpy(), args.repeats)
+            with tempfile.TemporaryDirectory() as directory:
+                module.save(directory)
+                serve = tf.saved_model.load(directory).signatures["serve_token_ids"]
+                results[f"bertlab_savedmodel{suffix}_{name}"] = timed(
+                    lambda: serve(token_ids=ids, padding_mask=mask)["token_ids"].numpy(),
+                    args.repeats)
     keras.config.set_dtype_policy("float32")
     return results
 
@@ -164,14 +170,19 @@ def main():
     parser.add_argument("--vocabulary_size", type=int, default=8000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--policy", choices=["float32", "mixed_bfloat16"], default="float32")
-    parser.add_argument("--jit_compile", action="store_true",
-                        help="XLA-compile bertlab's generation (slower under bfloat16 on CPU).")
+    parser.add_argument("--modes", default="graph,xla",
+                        help="bertlab variants, comma-separated: graph (the model under "
+                        "--policy, a tf.function) and xla (a float32 copy, XLA-compiled: "
+                        "what --export_jit_compile exports).")
     parser.add_argument("--skip_keras_hub", action="store_true")
     parser.add_argument("--skip_torch", action="store_true")
     parser.add_argument("--quick", action="store_true", help="One timed call each.")
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - {"graph", "xla"}:
+        parser.error("--modes takes graph and/or xla")
     for name in ("batch_size", "new_tokens", "source_length", "vocabulary_size", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be positive")
@@ -193,7 +204,8 @@ def main():
         print(f"{name:32s} {seconds[name]:9.3f} {rates[name]:10.1f}")
     ratios = {}
     for search in ("greedy", "beam4"):
-        for ours in ("bertlab_predict", "bertlab_savedmodel"):
+        for ours in ("bertlab_predict", "bertlab_savedmodel", "bertlab_predict_xla",
+                     "bertlab_savedmodel_xla"):
             for other in ("keras_hub", "torch"):
                 a, b = rates.get(f"{ours}_{search}"), rates.get(f"{other}_{search}")
                 if a and b:

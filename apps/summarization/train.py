@@ -4,7 +4,8 @@
         [--data_dir=../shared/data] [--init=minilm|DIR|none]
         [--export_dir=saved_models/summarization] [--model_dir=runs/summarization/default]
         [--strategy=default|mirrored|multi_worker] [--mixed_precision]
-        [--export_beam_width=4] [--export_max_length=48] [--set trainer.train_steps=100 ...]
+        [--export_beam_width=4] [--export_max_length=48] [--export_jit_compile]
+        [--set trainer.train_steps=100 ...]
 
 With `task.model.init_from_bert` (default: "minilm", all-MiniLM-L6-v2) the
 encoder and the decoder start from the BERT checkpoint (BERT2BERT) and its
@@ -106,7 +107,7 @@ def run():
     summary = train_and_export(
         config, tokenizer, splits, (validation.sources, validation.references), metric_fn,
         model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
-        export_decoding=export_decoding,
+        export_decoding=export_decoding, export_jit_compile=FLAGS.export_jit_compile,
         metadata={"app": APP_NAME, "config": os.path.basename(config_path),
                   "dataset": data.dataset, "language": data.language,
                   "init_from_bert": config.task.model.init_from_bert,

@@ -4,7 +4,8 @@
         [--data_dir=../shared/data] [--direction=en-de]
         [--export_dir=saved_models/translation] [--model_dir=runs/translation/default]
         [--strategy=default|mirrored|multi_worker] [--mixed_precision]
-        [--export_beam_width=4] [--export_max_length=64] [--set trainer.train_steps=100 ...]
+        [--export_beam_width=4] [--export_max_length=64] [--export_jit_compile]
+        [--set trainer.train_steps=100 ...]
 
 Steps: read the training and validation pairs; train (or, when resuming,
 reload) a SentencePiece vocabulary shared by both languages; train the
@@ -75,7 +76,7 @@ def run():
     summary = train_and_export(
         config, tokenizer, {"train": train, "validation": validation}, validation, metric_fn,
         model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
-        export_decoding=export_decoding,
+        export_decoding=export_decoding, export_jit_compile=FLAGS.export_jit_compile,
         metadata={"app": APP_NAME, "config": os.path.basename(config_path),
                   "dataset": data.dataset, "direction": data.direction,
                   "vocabulary_size": tokenizer.vocabulary_size},

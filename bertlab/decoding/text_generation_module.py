@@ -25,6 +25,7 @@ Example:
 import tensorflow as tf
 
 from bertlab.decoding.seq2seq_generator import Seq2SeqGenerator
+from bertlab.models.dtype_policy_copy import copy_with_dtype_policy
 
 
 class TextGenerationModule(tf.Module):
@@ -41,14 +42,19 @@ class TextGenerationModule(tf.Module):
       max_source_length: encoder length, special tokens included.
       source_start_token: sources begin with the start token (BERT2BERT).
       output_key: name of the output of `serving_default`.
-      jit_compile: compile the generation with XLA (faster in float32 on CPU;
-        slower under bfloat16, which XLA:CPU runs in float32).
+      jit_compile: compile the generation (encoder, decoding loop) with XLA:
+        about 2x faster on CPU in float32, slower under bfloat16 (XLA:CPU
+        turns bfloat16 dots into float32 ones). TF Serving runs such an export
+        only with `--xla_cpu_compilation_enabled=true`.
+      dtype_policy: generate with a copy of `model` under this policy (e.g.
+        "float32" for a model trained under `mixed_bfloat16`, with
+        `jit_compile`); None: the model as it is.
       special_token_ids: `(start, end, pad)` ids, only without a tokenizer.
     """
 
     def __init__(self, model, tokenizer, decoding_config, max_source_length,
                  source_start_token=False, output_key="translation", jit_compile=False,
-                 special_token_ids=None, name=None):
+                 dtype_policy=None, special_token_ids=None, name=None):
         super().__init__(name=name)
         if int(max_source_length) < 2 + int(source_start_token):
             raise ValueError(f"`max_source_length` is too small: {max_source_length}.")
@@ -60,7 +66,10 @@ class TextGenerationModule(tf.Module):
         elif special_token_ids is None or len(special_token_ids) != 3:
             raise ValueError("Without a tokenizer, pass `special_token_ids` = "
                              "(start, end, pad).")
+        if dtype_policy is not None:
+            model = copy_with_dtype_policy(model, dtype_policy)
         self.model = model
+        self.jit_compile = bool(jit_compile)
         self.tokenizer = tokenizer
         self.decoding_config = decoding_config
         self.max_source_length = int(max_source_length)

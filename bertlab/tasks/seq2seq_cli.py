@@ -4,7 +4,7 @@
 keep what is their own (datasets, metrics, extra flags, what they print) and
 use this for the rest:
 - train: `define_train_flags` (the runner's flags and `--data_dir`,
-  `--export_dir`, `--export_beam_width`, `--export_max_length`),
+  `--export_dir`, `--export_beam_width`, `--export_max_length`, `--export_jit_compile`),
   `read_config`, `export_decoding_from_flags`, `data_dir_from_flags`,
   `model_dir_from_flags`, `print_train_summary`;
 - evaluate: `generate` (the export's outputs for many texts, batched by
@@ -43,7 +43,7 @@ EVALUATE_ERRORS = (DataError, FileNotFoundError)
 
 def define_train_flags(app_name, repo_root):
     """Defines the train script's flags: the runner's, `--data_dir`, `--export_dir`,
-    `--export_beam_width`, `--export_max_length`; `--config` defaults to
+    `--export_beam_width`, `--export_max_length`, `--export_jit_compile`; `--config` defaults to
     `<repo_root>/configs/<app_name>/default.yaml`."""
     training_flags.define_app_flags(
         app_name, repo_root, "Folder of the datasets (default: ../shared/data beside the "
@@ -52,6 +52,9 @@ def define_train_flags(app_name, repo_root):
                          "(default: decoding.beam_width; 1 = greedy).")
     flags.DEFINE_integer("export_max_length", None, "Most generated tokens, fixed in the "
                          "export (default: decoding.max_length).")
+    flags.DEFINE_boolean("export_jit_compile", False, "Export the generation XLA-compiled, "
+                         "computing in float32: about 2x faster on CPU, but TF Serving runs "
+                         "it only with --xla_cpu_compilation_enabled=true.")
 
 
 def resolve(path, base):

@@ -30,6 +30,7 @@ def trained(tmp_path_factory, data_dir):
     result = _run(["apps.translation.train", "--config=configs/translation/smoke.yaml",
                    f"--data_dir={data_dir}", f"--model_dir={model_dir}",
                    f"--export_dir={export_dir}", "--export_beam_width=3",
+                   "--export_jit_compile",  # trained in bfloat16, exported float32 + XLA
                    "--set", "data.train_limit=600", "--set", "data.validation_limit=12",
                    "--set", "subword.vocabulary_size=500",
                    "--set", "task.model.hidden_dim=32", "--set", "task.model.intermediate_dim=64",
@@ -58,6 +59,8 @@ def test_training_writes_summary_checkpoints_and_export(trained):
     assert (version / "saved_model.pb").is_file()
     metadata = json.loads((version / "assets.extra" / "bertlab_export.json").read_text())
     assert metadata["direction"] == "en-de" and metadata["output_key"] == "translation"
+    assert metadata["jit_compile"] is True and metadata["dtype_policy"] == "float32"
+    assert summary["export"]["jit_compile"] is True
     assert not [n for n in os.listdir(export_dir) if n.startswith(".tmp")]
     # TF Serving files: warm-up requests in the version, models.config beside the base dir.
     assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()

@@ -11,6 +11,7 @@ import tensorflow as tf
 from bertlab.decoding import DecodingConfig, with_export_overrides
 from bertlab.decoding.text_generation_module import TextGenerationModule
 from bertlab.models import Seq2SeqTransformer
+from bertlab.models.dtype_policy_copy import layer_policies
 from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 
 MAX_LENGTH = 7
@@ -22,15 +23,20 @@ def spm_proto(data_dir):
     return train_sentencepiece(lines, vocabulary_size=400)
 
 
-def _module(proto, **decoding):
-    tokenizer = SentencePieceTokenizer(proto)
+def _model(vocabulary_size, dtype=None):
     tf.keras.utils.set_random_seed(1)
-    model = Seq2SeqTransformer(tokenizer.vocabulary_size, num_encoder_layers=1,
-                               num_decoder_layers=1, hidden_dim=32, num_heads=2,
-                               intermediate_dim=64, dropout=0.0, initializer_range=0.3)
+    return Seq2SeqTransformer(vocabulary_size, num_encoder_layers=1, num_decoder_layers=1,
+                              hidden_dim=32, num_heads=2, intermediate_dim=64, dropout=0.0,
+                              initializer_range=0.3, dtype=dtype)
+
+
+def _module(proto, model=None, jit_compile=False, dtype_policy=None, **decoding):
+    tokenizer = SentencePieceTokenizer(proto)
+    model = model or _model(tokenizer.vocabulary_size)
     config = DecodingConfig(**{"beam_width": 2, "max_length": MAX_LENGTH, **decoding})
     return TextGenerationModule(model, tokenizer, config, max_source_length=12,
-                                output_key="translation")
+                                output_key="translation", jit_compile=jit_compile,
+                                dtype_policy=dtype_policy)
 
 
 def test_text_and_token_id_paths_agree(spm_proto):
@@ -70,6 +76,21 @@ def test_long_and_broken_inputs_do_not_fail(spm_proto):
     assert out["token_ids"].shape == (1, MAX_LENGTH)
 
 
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_xla_float32_generation_equals_graph_float32(spm_proto, method):
+    # A model trained under mixed_bfloat16, exported XLA-compiled in float32.
+    bf16 = _model(SentencePieceTokenizer(spm_proto).vocabulary_size, dtype="mixed_bfloat16")
+    xla = _module(spm_proto, bf16, jit_compile=True, dtype_policy="float32", method=method)
+    graph = _module(spm_proto, bf16, dtype_policy="float32", method=method)
+    assert xla.model is not bf16 and layer_policies(xla.model) == {"float32"}
+    assert layer_policies(bf16) == {"mixed_bfloat16"}
+    ids, mask = xla.encode(tf.constant(["A dog runs on the beach.", "Two men", ""]))
+    a, b = xla.serve_token_ids(ids, mask), graph.serve_token_ids(ids, mask)
+    np.testing.assert_array_equal(a["token_ids"], b["token_ids"])
+    np.testing.assert_array_equal(a["lengths"], b["lengths"])
+    np.testing.assert_allclose(a["scores"], b["scores"], rtol=1e-4, atol=1e-4)
+
+
 def test_export_overrides():
     config = DecodingConfig(beam_width=4, max_length=64, min_length=10)
     assert with_export_overrides(config, 1, None).method == "greedy"
@@ -105,8 +126,9 @@ _CLIENT = textwrap.dedent("""
 """)
 
 
-def test_saved_model_in_a_fresh_process(spm_proto, tmp_path):
-    module = _module(spm_proto)
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_saved_model_in_a_fresh_process(spm_proto, tmp_path, jit_compile):
+    module = _module(spm_proto, jit_compile=jit_compile)
     expected = module.generate_text(["A dog runs.", ""])
     path = str(tmp_path / "1")
     module.save(path)
