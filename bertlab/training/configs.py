@@ -129,6 +129,11 @@ class OptimizerConfig:
         beta_1, beta_2, epsilon: Adam's.
         clipnorm: clip the gradient (summed over replicas and micro-batches)
             to this global norm; None or 0 disables clipping.
+        layer_decay: layer-wise learning-rate decay for fine-tuning (Clark et
+            al., 2020): with L Transformer layers, layer i (0-based) learns at
+            `learning_rate * layer_decay ** (L - i)`, the embeddings at
+            `layer_decay ** (L + 1)` times it, everything else (task heads,
+            pooler) at the full rate. 1.0 (default) disables it.
     """
 
     learning_rate: float = 1e-4
@@ -143,9 +148,11 @@ class OptimizerConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-6
     clipnorm: typing.Optional[float] = 1.0
+    layer_decay: float = 1.0
 
     def __post_init__(self):
         _check_float("learning_rate", self.learning_rate, 0.0, strict_min=True)
+        _check_float("layer_decay", self.layer_decay, 0.0, 1.0, strict_min=True)
         _check_int("warmup_steps", self.warmup_steps, 0)
         if self.decay not in DECAY_SCHEDULES:
             raise ValueError(

@@ -6,7 +6,8 @@
 - `build_optimizer`: Keras 3 `AdamW` with that schedule, gradient clipping by
   global norm, no weight decay on biases and LayerNorm weights (matched by
   regular expressions on variable paths and passed to
-  `exclude_from_weight_decay`), wrapped in a `LossScaleOptimizer` for
+  `exclude_from_weight_decay`), optional layer-wise learning-rate decay
+  (`layer_learning_rate_multipliers`), wrapped in a `LossScaleOptimizer` for
   `mixed_float16`. (`mixed_bfloat16` has float32's range: no loss scaling.)
 
 The optimizer is built for `bertlab.training.Trainer`, whose step sums the
@@ -126,8 +127,18 @@ class ReplicaSummedAdamW(keras.optimizers.AdamW):
     then skips its own sum. With one replica it is exactly `AdamW`.
     """
 
+    learning_rate_multipliers = None  # per variable index (layer-wise decay), or None
+
     def _all_reduce_sum_gradients(self, grads_and_vars):
         return list(grads_and_vars)
+
+    def set_learning_rate_multipliers(self, variables, multipliers):
+        """Scales the learning rate of each of `variables` (built ones) by the
+        matching multiplier in its updates (not in the weight decay)."""
+        by_index = [1.0] * len(self._trainable_variables)
+        for variable, multiplier in zip(variables, multipliers):
+            by_index[self._get_variable_index(variable)] = float(multiplier)
+        self.learning_rate_multipliers = by_index
 
     def update_step(self, gradient, variable, learning_rate):
         """Keras' Adam update in TensorFlow's fused `ResourceApplyAdam` kernel.
@@ -139,10 +150,12 @@ class ReplicaSummedAdamW(keras.optimizers.AdamW):
         reading and writing whole tensors. Sparse gradients and AMSGrad take
         Keras' path.
         """
+        index = self._get_variable_index(variable)
+        if self.learning_rate_multipliers is not None:
+            learning_rate = learning_rate * self.learning_rate_multipliers[index]
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
         step = tf.cast(self.iterations + 1, dtype)
         beta_1 = tf.cast(self.beta_1, dtype)
@@ -174,6 +187,42 @@ def weight_decay_excluded(variables, patterns):
     return excluded
 
 
+LAYER_PATTERN = re.compile(r"(?:^|/)transformer_layer_(\d+)/")
+EMBEDDINGS_PATTERN = re.compile(r"(?:^|/)embeddings/")
+
+
+def layer_learning_rate_multipliers(variables, layer_decay):
+    """Layer-wise learning-rate decay: a multiplier per variable.
+
+    Variables of `transformer_layer_<i>` get `layer_decay ** (L - i)` (L =
+    the number of such layers), the embeddings' `layer_decay ** (L + 1)`,
+    the rest (heads, pooler) 1.
+
+    >>> [v.path for v in variables]
+    ['embeddings/token_embedding/embeddings', 'transformer_layer_0/...',
+     'transformer_layer_1/...', 'classifier/kernel']
+    >>> layer_learning_rate_multipliers(variables, 0.5)
+    [0.125, 0.25, 0.5, 1.0]
+    """
+    paths = [getattr(v, "path", None) or v.name for v in variables]
+    layers = [LAYER_PATTERN.search(p) for p in paths]
+    indices = [int(m.group(1)) for m in layers if m]
+    if not indices:
+        raise ValueError("`layer_decay` needs Transformer layers (variables under "
+                         "`transformer_layer_<i>/`); this model has none.")
+    num_layers = max(indices) + 1
+    multipliers = []
+    for path, layer in zip(paths, layers):
+        if layer:
+            depth = int(layer.group(1)) + 1
+        elif EMBEDDINGS_PATTERN.search(path):
+            depth = 0
+        else:
+            depth = num_layers + 1
+        multipliers.append(float(layer_decay) ** (num_layers + 1 - depth))
+    return multipliers
+
+
 def build_optimizer(config, train_steps, trainable_variables, mixed_precision=None):
     """AdamW for `trainable_variables`, from an `OptimizerConfig`.
 
@@ -202,6 +251,7 @@ def build_optimizer(config, train_steps, trainable_variables, mixed_precision=No
     )
     optimizer.exclude_from_weight_decay(
         var_list=weight_decay_excluded(trainable_variables, config.weight_decay_exclude))
+    adamw = optimizer
     if mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     elif mixed_precision not in (None, "mixed_bfloat16"):
@@ -209,6 +259,10 @@ def build_optimizer(config, train_steps, trainable_variables, mixed_precision=No
             f"`mixed_precision` must be None, 'mixed_bfloat16' or 'mixed_float16', "
             f"got {mixed_precision!r}.")
     optimizer.build(trainable_variables)
+    if config.layer_decay < 1.0:
+        adamw.set_learning_rate_multipliers(
+            trainable_variables,
+            layer_learning_rate_multipliers(trainable_variables, config.layer_decay))
     return optimizer
 
 

@@ -144,3 +144,60 @@ def test_fused_adam_update_equals_keras_adamw(in_function):
     for got, want in zip(fused, reference):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     assert not np.allclose(fused[0], initial[0])  # it did train
+
+
+def _two_layer_classifier():
+    from bertlab.models import BertClassifier, BertEncoder
+
+    encoder = BertEncoder(vocabulary_size=30, num_layers=2, hidden_dim=8, num_heads=2,
+                          intermediate_dim=16, max_sequence_length=8)
+    return BertClassifier(encoder, num_classes=2, pooling="mean")
+
+
+def _expected_multiplier(path):
+    if path.startswith("embeddings/"):
+        return 0.125
+    if path.startswith("transformer_layer_0/"):
+        return 0.25
+    if path.startswith("transformer_layer_1/"):
+        return 0.5
+    return 1.0
+
+
+def test_layer_decay_scales_each_layers_first_update():
+    model = _two_layer_classifier()
+    variables = model.trainable_variables
+    config = OptimizerConfig(learning_rate=0.01, weight_decay=0.0, clipnorm=None,
+                             epsilon=1e-12, layer_decay=0.5)
+    optimizer = build_optimizer(config, 100, variables)
+    before = [v.numpy() for v in variables]
+    grads = [tf.ones_like(v) for v in variables]
+    # The token embedding's gradient as a gather gives it: sparse (Keras' Adam path).
+    token = [i for i, v in enumerate(variables) if "token_embedding" in v.path][0]
+    table = variables[token]
+    grads[token] = tf.IndexedSlices(tf.ones([3, table.shape[1]]), tf.constant([1, 4, 7]),
+                                    tf.constant(table.shape))
+    optimizer.apply(grads, variables)
+    seen = set()
+    for variable, old, grad in zip(variables, before, grads):
+        step = (variable.numpy() - old) / 0.01
+        want = _expected_multiplier(variable.path)
+        if isinstance(grad, tf.IndexedSlices):
+            np.testing.assert_allclose(step[[1, 4, 7]], -want, rtol=1e-4)
+            assert not step[[0, 2]].any()
+        else:
+            np.testing.assert_allclose(step, -want, rtol=1e-4, err_msg=variable.path)
+        seen.add(want)
+    assert seen == {0.125, 0.25, 0.5, 1.0}
+
+
+def test_layer_decay_off_and_bad_values():
+    model = _two_layer_classifier()
+    optimizer = build_optimizer(OptimizerConfig(), 10, model.trainable_variables)
+    assert optimizer.learning_rate_multipliers is None
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match="layer_decay"):
+            OptimizerConfig(layer_decay=bad)
+    # A model without Transformer layers cannot decay by layer.
+    with pytest.raises(ValueError, match="transformer_layer"):
+        build_optimizer(OptimizerConfig(layer_decay=0.8), 10, _model().trainable_variables)
