@@ -69,7 +69,6 @@ class TextGenerationModule(tf.Module):
         if dtype_policy is not None:
             model = copy_with_dtype_policy(model, dtype_policy)
         self.model = model
-        self.jit_compile = bool(jit_compile)
         self.tokenizer = tokenizer
         self.decoding_config = decoding_config
         self.max_source_length = int(max_source_length)

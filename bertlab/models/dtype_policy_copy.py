@@ -33,8 +33,8 @@ def copy_with_dtype_policy(model, dtype_policy):
 
     Example:
     >>> fp32 = copy_with_dtype_policy(bf16_model, "float32")
-    >>> fp32.compute_dtype
-    'float32'
+    >>> layer_policies(fp32)
+    {'float32'}
     """
     policy = keras.dtype_policies.get(dtype_policy)
     if layer_policies(model) == {policy.name}:

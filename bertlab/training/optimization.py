@@ -176,12 +176,17 @@ def _handle(variable):
     return variable.handle
 
 
+def variable_path(variable):
+    """A Keras variable's path (`layer/.../name`), else a TensorFlow variable's name."""
+    return getattr(variable, "path", None) or variable.name
+
+
 def weight_decay_excluded(variables, patterns):
     """The variables whose path (or name) matches one of the regular expressions."""
     compiled = [re.compile(p) for p in patterns]
     excluded = []
     for variable in variables:
-        path = getattr(variable, "path", None) or variable.name
+        path = variable_path(variable)
         if any(p.search(path) for p in compiled):
             excluded.append(variable)
     return excluded
@@ -204,7 +209,7 @@ def layer_learning_rate_multipliers(variables, layer_decay):
     >>> layer_learning_rate_multipliers(variables, 0.5)
     [0.125, 0.25, 0.5, 1.0]
     """
-    paths = [getattr(v, "path", None) or v.name for v in variables]
+    paths = [variable_path(v) for v in variables]
     layers = [LAYER_PATTERN.search(p) for p in paths]
     indices = [int(m.group(1)) for m in layers if m]
     if not indices:
@@ -251,7 +256,6 @@ def build_optimizer(config, train_steps, trainable_variables, mixed_precision=No
     )
     optimizer.exclude_from_weight_decay(
         var_list=weight_decay_excluded(trainable_variables, config.weight_decay_exclude))
-    adamw = optimizer
     if mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     elif mixed_precision not in (None, "mixed_bfloat16"):
@@ -260,7 +264,7 @@ def build_optimizer(config, train_steps, trainable_variables, mixed_precision=No
             f"got {mixed_precision!r}.")
     optimizer.build(trainable_variables)
     if config.layer_decay < 1.0:
-        adamw.set_learning_rate_multipliers(
+        inner_optimizer(optimizer).set_learning_rate_multipliers(
             trainable_variables,
             layer_learning_rate_multipliers(trainable_variables, config.layer_decay))
     return optimizer
