@@ -9,10 +9,26 @@ import keras
 
 
 def layer_policies(model):
-    """The names of the dtype policies of `model`'s layers (a functional model's
-    own policy says nothing: its layers keep the policy they were built with)."""
+    """The names of the dtype policies of `model`'s layers, nested models' layers
+    included (a functional model's own policy says nothing: its layers keep the
+    policy they were built with)."""
     return {layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)
-            if not isinstance(layer, keras.layers.InputLayer)}
+            if not isinstance(layer, (keras.layers.InputLayer, keras.Model))}
+
+
+def with_dtype_policy(config, policy_name):
+    """`config` (a `get_config` dict) with `dtype` set to `policy_name` at its top
+    level and in every serialized Keras object nested in it (the encoder inside
+    a head model's config), so the whole model is rebuilt under one policy."""
+    if isinstance(config, (list, tuple)):
+        return [with_dtype_policy(item, policy_name) for item in config]
+    if not isinstance(config, dict):
+        return config
+    config = {key: with_dtype_policy(value, policy_name) for key, value in config.items()}
+    nested = config.get("config")
+    if "class_name" in config and isinstance(nested, dict) and "dtype" in nested:
+        nested["dtype"] = policy_name
+    return config
 
 
 def copy_with_dtype_policy(model, dtype_policy):
@@ -20,8 +36,11 @@ def copy_with_dtype_policy(model, dtype_policy):
     copies of its weights.
 
     Works for models whose config passes `dtype` down to their layers (every
-    bertlab model does). Variables are float32 under both float32 and mixed
-    policies, so the weights are copied exactly.
+    bertlab model does; nested models such as a classifier's encoder are
+    switched too). Layers that fix their own dtype in code (a float32
+    classification head) keep it. Variables are float32 under both float32 and
+    mixed policies, so those weights are copied exactly; under `"bfloat16"` they
+    are stored rounded to bfloat16 (no per-call cast of the weights).
 
     Args:
       model: a built Keras model with `get_config`/`from_config`.
@@ -41,7 +60,7 @@ def copy_with_dtype_policy(model, dtype_policy):
         return model
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built: nothing to copy.")
-    config = dict(model.get_config(), dtype=policy.name)
+    config = dict(with_dtype_policy(model.get_config(), policy.name), dtype=policy.name)
     copy = model.__class__.from_config(config)
     weights = model.get_weights()
     if len(copy.weights) != len(weights):

@@ -44,3 +44,27 @@ def test_unknown_policy_is_an_error():
                         intermediate_dim=32, max_sequence_length=16)
     with pytest.raises(ValueError):
         copy_with_dtype_policy(model, "float13")
+
+
+def test_nested_encoder_is_switched_and_float32_head_kept():
+    from bertlab.models import BertClassifier
+
+    encoder = BertEncoder(vocabulary_size=40, num_layers=1, hidden_dim=16, num_heads=2,
+                          intermediate_dim=32, max_sequence_length=16, dropout=0.0,
+                          dtype="mixed_bfloat16")
+    model = BertClassifier(encoder, num_classes=3, pooling="mean", dropout=0.0)
+    copy = copy_with_dtype_policy(model, "bfloat16")
+    # The encoder inside the classifier's config is rebuilt under the new policy too;
+    # the head, float32 by construction, stays float32.
+    assert layer_policies(copy) == {"bfloat16", "float32"}
+    assert all(w.dtype == "bfloat16" for w in copy.encoder.weights)
+    assert all(w.dtype == "float32" for w in copy.classifier.weights)
+    for a, b in zip(model.encoder.get_weights(), copy.encoder.get_weights()):
+        np.testing.assert_allclose(a, b.astype(np.float32), rtol=1e-2, atol=1e-6)
+    ids = np.array([[2, 5, 7, 9, 3, 0], [2, 8, 3, 0, 0, 0]], "int32")
+    inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+              "padding_mask": (ids > 0).astype("int32")}
+    mixed = np.asarray(model(inputs))
+    stored = np.asarray(copy(inputs))
+    assert stored.dtype == np.float32
+    np.testing.assert_allclose(mixed, stored, atol=0.05 * np.abs(mixed).max() + 1e-3)
