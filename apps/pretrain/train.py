@@ -101,7 +101,8 @@ def main(argv):
     if not trainer.is_chief:
         return
     export_dir = FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export")
-    task.save_encoder(trainer.model, export_dir)
+    with trainer.averaged_weights():  # the average, when the run keeps one
+        task.save_encoder(trainer.model, export_dir)
     summary["export_dir"] = os.path.abspath(export_dir)
     if config.task.validation_files:
         accuracy, token_id = majority_token_baseline(config.task.validation_files)

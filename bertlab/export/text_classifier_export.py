@@ -31,6 +31,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
 from bertlab.text.bert_preprocessor import pack_ragged
 
 TEXT_SIGNATURE = "serving_default"
@@ -61,9 +62,13 @@ def logits_and_probabilities(model):
     return run
 
 
-def write_archive(path, model, tokenizer, serve_text, run):
+def write_archive(path, tokenizer, serve_text, run):
     """Writes the SavedModel at `path`: `serve_text(text)` as `serving_default` and
-    `run` (see `logits_and_probabilities`) on token ids as `serve_token_ids`."""
+    `run` (see `logits_and_probabilities`) on token ids as `serve_token_ids`.
+
+    The model's variables are saved once, as the endpoints use them (tracking
+    the Keras model too would store every weight a second time).
+    """
 
     def serve_token_ids(token_ids, segment_ids, padding_mask):
         logits, probabilities = run({"token_ids": token_ids, "segment_ids": segment_ids,
@@ -71,7 +76,6 @@ def write_archive(path, model, tokenizer, serve_text, run):
         return {"logits": logits, "probabilities": probabilities}
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
     archive.track(tokenizer)
     archive.add_endpoint(TEXT_SIGNATURE, serve_text,
                          input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -94,7 +98,7 @@ def pack_text(tokenizer, text, sequence_length):
                        pad_id=tokenizer.token_to_id("[PAD]"))
 
 
-def export_text_classifier(model, preprocessor, class_names, path):
+def export_text_classifier(model, preprocessor, class_names, path, dtype_policy="auto"):
     """Writes the classifier with its preprocessor as a SavedModel at `path`.
 
     Args:
@@ -106,13 +110,21 @@ def export_text_classifier(model, preprocessor, class_names, path):
       class_names: the name of each class, in logit order.
       path: the SavedModel directory (see `versioned_export` for atomic,
         versioned writes).
+      dtype_policy: what the export computes in: "auto" (a `mixed_bfloat16`
+        model is exported with bfloat16 weights, see
+        `bertlab.models.serving_dtype_policy`), None (as the model is) or a
+        policy name.
+
+    Returns:
+      The sorted dtype policies the exported layers compute under.
     """
     class_names = [str(c) for c in class_names]
     if len(class_names) < 2:
         raise ValueError(f"`class_names` needs at least 2 names, got {class_names}.")
     names = tf.constant(class_names)
 
-    classify = logits_and_probabilities(model)
+    exported = inference_copy(model, dtype_policy)
+    classify = logits_and_probabilities(exported)
 
     tokenizer = preprocessor.tokenizer
     sequence_length = preprocessor.sequence_length
@@ -123,4 +135,5 @@ def export_text_classifier(model, preprocessor, class_names, path):
         label = tf.gather(names, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
         return {"label": label, "probabilities": probabilities}
 
-    write_archive(path, model, tokenizer, serve_text, classify)
+    write_archive(path, tokenizer, serve_text, classify)
+    return sorted(layer_policies(exported))

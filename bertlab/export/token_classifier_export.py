@@ -27,10 +27,12 @@ Example:
 import tensorflow as tf
 
 from bertlab.export.text_classifier_export import logits_and_probabilities, write_archive
+from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
 from bertlab.text.word_tokenization import gather_word_values, pack_words, split_whitespace
 
 
-def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
+def export_token_classifier(model, tokenizer, tag_names, sequence_length, path,
+                            dtype_policy="auto"):
     """Writes the tagger with its word tokenization as a SavedModel at `path`.
 
     Args:
@@ -41,6 +43,10 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
       sequence_length: longest subword sequence given to the model
         (`[CLS]`/`[SEP]` included); longer texts are truncated.
       path: the SavedModel directory.
+      dtype_policy: "auto", None or a policy name (see `export_text_classifier`).
+
+    Returns:
+      The sorted dtype policies the exported layers compute under.
     """
     tag_names = [str(t) for t in tag_names]
     if "O" not in tag_names:
@@ -49,7 +55,8 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
     names = tf.constant(tag_names)
     sequence_length = int(sequence_length)
 
-    tag = logits_and_probabilities(model)
+    exported = inference_copy(model, dtype_policy)
+    tag = logits_and_probabilities(exported)
 
     def serve_text(text):
         words = split_whitespace(tf.reshape(text, [-1]))
@@ -61,4 +68,5 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path):
         tags = tf.ragged.map_flat_values(tf.gather, names, word_tags)
         return {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
 
-    write_archive(path, model, tokenizer, serve_text, tag)
+    write_archive(path, tokenizer, serve_text, tag)
+    return sorted(layer_policies(exported))

@@ -136,10 +136,11 @@ class BestModelTrainer(Trainer):
             return json.load(f)
 
     def evaluate(self, split="validation", steps=None):
-        results = super().evaluate(split, steps)
-        full = (steps if steps is not None else self.config.eval_steps) is None
-        if split == "validation" and full:
-            self._update_best(results)
+        with self.averaged_weights():  # the weights evaluated are the weights saved
+            results = super().evaluate(split, steps)
+            full = (steps if steps is not None else self.config.eval_steps) is None
+            if split == "validation" and full:
+                self._update_best(results)
         return results
 
     def _update_best(self, results):
@@ -171,6 +172,8 @@ class BestModelTrainer(Trainer):
         if self.best is None or not os.path.isdir(self.best_dir):
             return None
         self._weights.read(os.path.join(self.best_dir, _WEIGHTS_PREFIX)).assert_consumed()
+        if self.weight_average is not None:
+            self.weight_average.reset()  # the best weights are already the averaged ones
         logging.info("Restored the best weights (step %d, %s %.4f).", self.best["step"],
                      self.metric, self.best["value"])
         return self.best
@@ -206,6 +209,8 @@ def fine_tune(task, trainer_config, optimizer_config, model_dir, export_dir=None
             })
         summary = trainer.train()
         best = trainer.restore_best()
+        if best is None and trainer.weight_average is not None:
+            trainer.weight_average.swap()  # no best checkpoint: export the averaged weights
         summary["best"] = best
         summary["export"] = None
         if export_dir and trainer.is_chief:

@@ -292,12 +292,14 @@ class SentenceClassificationTask(Task):
 
     def export(self, model, path, metadata=None):
         """Writes the SavedModel (raw strings in, see `export_text_classifier`) at `path`."""
-        export_text_classifier(model, self.preprocessor, self.config.class_names, path)
+        exported_policies = export_text_classifier(model, self.preprocessor,
+                                                   self.config.class_names, path)
         write_metadata(path, {
             "task": "sentence_classification",
             "class_names": list(self.config.class_names),
             "label_values": list(self.config.data.label_values),
             "sequence_length": self.config.sequence_length,
             "lowercase": self.tokenizer.lowercase,
+            "dtype_policies": exported_policies,
             **(metadata or {}),
         })

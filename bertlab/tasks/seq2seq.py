@@ -589,6 +589,11 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
     from bertlab.training.runner import resolve_strategy
     from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 
+    if config.trainer.weight_average_decay:
+        raise ValueError("`trainer.weight_average_decay` is for classification and "
+                         "pretraining runs; a seq2seq run picks (and with "
+                         "`selection.average_last`, averages) its checkpoints by the "
+                         "generation metric instead.")
     strategy = resolve_strategy(strategy, config.trainer)
     task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size)
     summary = run_experiment(task, config.trainer, config.optimizer, model_dir, strategy)

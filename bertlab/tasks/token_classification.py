@@ -260,12 +260,13 @@ class TokenClassificationTask(Task):
 
     def export(self, model, path, metadata=None):
         """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`."""
-        export_token_classifier(model, self.tokenizer, self.tag_names,
-                                self.serving_sequence_length, path)
+        exported_policies = export_token_classifier(model, self.tokenizer, self.tag_names,
+                                                    self.serving_sequence_length, path)
         write_metadata(path, {
             "task": "token_classification",
             "tag_names": list(self.tag_names),
             "sequence_length": self.serving_sequence_length,
             "lowercase": self.tokenizer.lowercase,
+            "dtype_policies": exported_policies,
             **(metadata or {}),
         })

@@ -71,6 +71,10 @@ class TrainerConfig:
         gradient_accumulation_steps: micro-batches summed into one optimizer
             step (1: no accumulation).
         seed: seeds Python, NumPy and TensorFlow before the model is built.
+        weight_average_decay: > 0: keep an exponential moving average of the
+            trainable weights with this decay (e.g. 0.999: ~1,000 steps) and
+            evaluate, pick the best checkpoint and export with it (see
+            `bertlab.training.weight_average`); 0: off.
     """
 
     train_steps: int = 1000
@@ -87,9 +91,13 @@ class TrainerConfig:
     xla_fusion: bool = False
     gradient_accumulation_steps: int = 1
     seed: int = 0
+    weight_average_decay: float = 0.0
 
     def __post_init__(self):
         _check_int("train_steps", self.train_steps, 1)
+        if not 0.0 <= self.weight_average_decay < 1.0:
+            raise ValueError("`weight_average_decay` must be in [0, 1) (0: no averaging), got "
+                             f"{self.weight_average_decay}.")
         _check_int("global_batch_size", self.global_batch_size, 1)
         _check_int("steps_per_loop", self.steps_per_loop, 1)
         _check_int("checkpoint_interval", self.checkpoint_interval, 0)

@@ -57,6 +57,7 @@ from bertlab.training.configs import OptimizerConfig, TrainerConfig
 from bertlab.training.progress import Progress
 from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 from bertlab.training.task import Task
+from bertlab.training.weight_average import WeightAverage
 
 _NO_LIMIT = 2**31 - 1
 
@@ -144,6 +145,9 @@ class Trainer:
             self.global_step = tf.Variable(
                 0, dtype=tf.int64, trainable=False, name="global_step",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self.weight_average = (
+                WeightAverage(self.model.trainable_variables, config.weight_average_decay)
+                if config.weight_average_decay else None)
             self._eval_loss_sum = keras.metrics.Sum(name="eval_loss_sum")
             self._eval_weight_sum = keras.metrics.Sum(name="eval_weight_sum")
         self._loss_scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
@@ -152,9 +156,11 @@ class Trainer:
         self._one_contribution = (
             self.strategy.num_replicas_in_sync * self._accumulation == 1)
 
-        self.checkpointer = Checkpointer(
-            model_dir, self.strategy, config.keep_checkpoints,
-            model=self.model, optimizer=self.optimizer, step=self.global_step)
+        tracked = {"model": self.model, "optimizer": self.optimizer, "step": self.global_step}
+        if self.weight_average is not None:
+            tracked["weight_average"] = self.weight_average.shadows
+        self.checkpointer = Checkpointer(model_dir, self.strategy, config.keep_checkpoints,
+                                         **tracked)
         self.writers = SummaryWriters(model_dir, enabled=self.is_chief)
         if config.jit_compile:
             self._micro_step_fn = tf.function(self._micro_step, jit_compile=True)
@@ -298,6 +304,8 @@ class Trainer:
         """One optimizer step (on every replica); returns its loss and gradient norm."""
         micro_batches = tuple(next(iterator) for _ in range(self._accumulation))
         loss, norm = self.strategy.run(self._replica_train_step, args=(micro_batches,))
+        if self.weight_average is not None:
+            self.weight_average.update(self.optimizer.iterations)
         return (self.strategy.experimental_local_results(loss)[0],
                 self.strategy.experimental_local_results(norm)[0])
 
@@ -336,13 +344,26 @@ class Trainer:
                 break
             self.strategy.run(self._replica_eval_step, args=(optional.get_value(),))
 
+    def averaged_weights(self):
+        """A context in which the model holds the averaged weights (with
+        `weight_average_decay`; otherwise it changes nothing)."""
+        if self.weight_average is None:
+            return contextlib.nullcontext()
+        return self.weight_average.swapped()
+
     def evaluate(self, split="validation", steps=None):
         """Evaluates the model on `split`; returns `{"loss": ..., task metrics...}`.
+
+        With `weight_average_decay` the averaged weights are evaluated.
 
         Args:
             split: the task's dataset split.
             steps: batches to evaluate (default: `config.eval_steps`; None: all).
         """
+        with self.averaged_weights():
+            return self._evaluate(split, steps)
+
+    def _evaluate(self, split, steps):
         steps = steps if steps is not None else self.config.eval_steps
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
                                   or steps < 1):

@@ -39,24 +39,28 @@ def task(tmp_path, data_dir, minilm_dir):
     return SentenceClassificationTask(config, global_batch_size=16)
 
 
-def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypatch):
+@pytest.mark.parametrize("weight_average_decay", [0.0, 0.9])
+def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypatch,
+                                                        weight_average_decay):
+    # With a weight average, the average is what is evaluated, kept and exported.
     evaluations = []
     original = BestModelTrainer.evaluate
 
     def recording(self, split="validation", steps=None):
         results = original(self, split, steps)
-        evaluations.append((int(self.global_step.numpy()), results["accuracy"]))
+        evaluations.append((int(self.global_step.numpy()), results["accuracy"], results["loss"]))
         return results
 
     monkeypatch.setattr(BestModelTrainer, "evaluate", recording)
     trainer_config = TrainerConfig(train_steps=9, global_batch_size=16, eval_interval=3,
-                                   log_interval=3, steps_per_loop=3, checkpoint_interval=0)
+                                   log_interval=3, steps_per_loop=3, checkpoint_interval=0,
+                                   weight_average_decay=weight_average_decay)
     model_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
     summary = fine_tune(task, trainer_config, OptimizerConfig(learning_rate=3e-3),
                         model_dir, export_dir=export_dir, metadata={"note": "test"})
 
-    assert [step for step, _ in evaluations] == [3, 6, 9]
-    best_step, best_value = max(evaluations, key=lambda e: (e[1], -e[0]))
+    assert [step for step, _, _ in evaluations] == [3, 6, 9]
+    best_step, best_value, best_loss = max(evaluations, key=lambda e: (e[1], -e[0]))
     assert summary["best"]["step"] == best_step
     assert summary["best"]["value"] == pytest.approx(best_value)
     with open(os.path.join(model_dir, "summary.json")) as f:
@@ -77,7 +81,9 @@ def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypat
                                metric="accuracy")
     assert trainer.best["step"] == best_step
     trainer.restore_best()
-    assert trainer.evaluate()["accuracy"] == pytest.approx(best_value)
+    results = trainer.evaluate()
+    assert results["accuracy"] == pytest.approx(best_value)
+    assert results["loss"] == pytest.approx(best_loss, rel=1e-5)
     trainer.close()
     assert np.isfinite(summary["final_eval"]["loss"])
 
@@ -99,6 +105,7 @@ config = TokenClassificationConfig(
 task = TokenClassificationTask(config, global_batch_size=8)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 summary = fine_tune(task, TrainerConfig(train_steps=4, global_batch_size=8, eval_interval=2,
+                                        weight_average_decay=0.9,
                                         log_interval=2, steps_per_loop=2, checkpoint_interval=0),
                     OptimizerConfig(learning_rate=1e-3), out + "/run", export_dir=out + "/export",
                     strategy=strategy)
