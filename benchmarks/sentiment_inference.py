@@ -4,7 +4,7 @@ Everyone runs all-MiniLM-L6-v2 (6 layers, 384 wide) with a 2-class head on raw
 strings, truncating at 128 tokens:
 - bertlab: the sentiment app's export (`serving_default`: tf.string in, the
   in-graph tokenizer, each batch padded to its longest sentence), bf16 (what a
-  `mixed_bfloat16` training exports) and fp32;
+  `mixed_bfloat16` training exports: bfloat16 weights, float32 head) and fp32;
 - keras-hub: `BertTextClassifier.from_preset(<MiniLM dir>)`, exported the same
   way (its preprocessor inside a tf.string `tf.function`, `ExportArchive`);
   its preprocessor pads every batch to the full sequence length;
