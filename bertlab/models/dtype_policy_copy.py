@@ -77,9 +77,9 @@ def serving_dtype_policy(model):
     `"bfloat16"` for a model trained under `"mixed_bfloat16"`: the same bfloat16
     matmuls, but with the weights stored in bfloat16 instead of float32 weights
     cast on every call (half the SavedModel; at batch 1 the casts are about a
-    fifth of the latency). Layers that fix float32 (classification heads) and
-    LayerNormalization (which normalizes in float32) keep their precision.
-    Any other model keeps its own policy.
+    quarter of the latency). Layers that fix float32 (classification heads) stay
+    float32, and LayerNormalization still normalizes in float32 (with bfloat16
+    scale and offset). Any other model keeps its own policy (None).
     """
     policies = layer_policies(model)
     if "mixed_bfloat16" in policies:

@@ -72,9 +72,9 @@ class TrainerConfig:
             step (1: no accumulation).
         seed: seeds Python, NumPy and TensorFlow before the model is built.
         weight_average_decay: > 0: keep an exponential moving average of the
-            trainable weights with this decay (e.g. 0.999: ~1,000 steps) and
-            evaluate, pick the best checkpoint and export with it (see
-            `bertlab.training.weight_average`); 0: off.
+            trainable weights with this decay (e.g. 0.999: ~1,000 steps, less
+            early in the run; see `bertlab.training.weight_average`) and
+            evaluate, pick the best checkpoint and export with it; 0: off.
     """
 
     train_steps: int = 1000
