@@ -95,3 +95,19 @@ def inference_copy(model, dtype_policy="auto"):
     if dtype_policy is None:
         return model
     return copy_with_dtype_policy(model, dtype_policy)
+
+
+EXPORT_POLICY_CHOICES = ("auto", "as_trained", "float32", "bfloat16", "mixed_bfloat16")
+
+
+def resolve_export_policy(name):
+    """An `export_dtype_policy` config value as `inference_copy`'s argument:
+    "auto" stays "auto", "as_trained" becomes None, a policy name is checked.
+
+    Raises:
+      ValueError: `name` is none of `EXPORT_POLICY_CHOICES`.
+    """
+    if name not in EXPORT_POLICY_CHOICES:
+        raise ValueError(f"`export_dtype_policy` must be one of {EXPORT_POLICY_CHOICES}, "
+                         f"got {name!r}.")
+    return None if name == "as_trained" else name

@@ -26,6 +26,7 @@ from bertlab.data import (DEFAULT_BOUNDARIES, DataError, bucket_by_length, hold_
                           is_tfds_source, load_tfds_sentences, read_labeled_sentences)
 from bertlab.export import export_text_classifier, write_metadata
 from bertlab.models.bert_classifier import POOLINGS, BertClassifier
+from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.training.task import Task
@@ -95,6 +96,9 @@ class SentenceClassificationConfig:
       eval_batch_size: global batch size of the validation split.
       bucket_boundaries: length buckets of `bucket_by_length`.
       seed: data order and subset seed.
+      export_dtype_policy: what the export computes in: "auto" (a
+        `mixed_bfloat16` model is exported with bfloat16 weights), "as_trained",
+        "float32", "bfloat16" or "mixed_bfloat16".
     """
 
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
@@ -108,8 +112,10 @@ class SentenceClassificationConfig:
     bucket_boundaries: typing.List[int] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_BOUNDARIES))
     seed: int = 0
+    export_dtype_policy: str = "auto"
 
     def __post_init__(self):
+        resolve_export_policy(self.export_dtype_policy)
         if len(self.class_names) < 2:
             raise ValueError(f"`class_names` needs at least 2 classes, got {self.class_names}.")
         if len(self.data.label_values) != len(self.class_names):
@@ -292,8 +298,9 @@ class SentenceClassificationTask(Task):
 
     def export(self, model, path, metadata=None):
         """Writes the SavedModel (raw strings in, see `export_text_classifier`) at `path`."""
-        exported_policies = export_text_classifier(model, self.preprocessor,
-                                                   self.config.class_names, path)
+        exported_policies = export_text_classifier(
+            model, self.preprocessor, self.config.class_names, path,
+            dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
         write_metadata(path, {
             "task": "sentence_classification",
             "class_names": list(self.config.class_names),

@@ -24,6 +24,7 @@ from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tf
                           read_conll)
 from bertlab.export import export_token_classifier, write_metadata
 from bertlab.models.bert_token_classifier import BertTokenClassifier
+from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
 from bertlab.tasks.sentence_classification import (SPLITS, bucketed_dataset,
@@ -85,6 +86,9 @@ class TokenClassificationConfig:
       eval_batch_size: global batch size of the validation split.
       bucket_boundaries: length buckets of `bucket_by_length`.
       seed: data order and subset seed.
+      export_dtype_policy: what the export computes in: "auto" (a
+        `mixed_bfloat16` model is exported with bfloat16 weights), "as_trained",
+        "float32", "bfloat16" or "mixed_bfloat16".
     """
 
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
@@ -97,8 +101,10 @@ class TokenClassificationConfig:
     bucket_boundaries: typing.List[int] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_BOUNDARIES))
     seed: int = 0
+    export_dtype_policy: str = "auto"
 
     def __post_init__(self):
+        resolve_export_policy(self.export_dtype_policy)
         if self.tag_names and "O" not in self.tag_names:
             raise ValueError(f"`tag_names` must contain 'O', got {self.tag_names}.")
         if self.sequence_length < 3:
@@ -260,8 +266,9 @@ class TokenClassificationTask(Task):
 
     def export(self, model, path, metadata=None):
         """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`."""
-        exported_policies = export_token_classifier(model, self.tokenizer, self.tag_names,
-                                                    self.serving_sequence_length, path)
+        exported_policies = export_token_classifier(
+            model, self.tokenizer, self.tag_names, self.serving_sequence_length, path,
+            dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
         write_metadata(path, {
             "task": "token_classification",
             "tag_names": list(self.tag_names),

@@ -107,6 +107,8 @@ def test_bad_labels_and_configs(tmp_path, minilm_dir):
         SentenceDataConfig(validation="dev.tsv", holdout_every=10)
     with pytest.raises(ValueError, match="pooling"):
         SentenceClassificationConfig(pooling="max")
+    with pytest.raises(ValueError, match="export_dtype_policy"):
+        SentenceClassificationConfig(export_dtype_policy="float8")
     with pytest.raises(ValueError, match="init"):
         SentenceClassificationTask(SentenceClassificationConfig(
             encoder=EncoderConfig(init="/no/such/checkpoint")))
