@@ -67,28 +67,13 @@ def test_float32_tagger_export_keeps_float32(tmp_path, preprocessor):
 
 @pytest.mark.parametrize("setting, policies", [("auto", ["bfloat16", "float32"]),
                                                ("as_trained", ["float32", "mixed_bfloat16"])])
-def test_task_config_chooses_the_export_policy(tmp_path, data_dir, minilm_dir, setting,
-                                               policies):
+def test_task_config_chooses_the_export_policy(tmp_path, tiny_sentence_task, setting, policies):
     import keras
 
     from bertlab.export import read_metadata
-    from bertlab.tasks import EncoderConfig, SentenceClassificationTask
-    from bertlab.tasks.sentence_classification import (SentenceClassificationConfig,
-                                                       SentenceDataConfig)
 
-    config = SentenceClassificationConfig(
-        encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
-                              intermediate_dim=64, max_sequence_length=64,
-                              vocabulary=f"{minilm_dir}/vocab.txt"),
-        data=SentenceDataConfig(data_dir=str(data_dir), max_train_examples=16,
-                                max_validation_examples=16),
-        sequence_length=32, export_dtype_policy=setting)
-    task = SentenceClassificationTask(config, global_batch_size=8)
-    previous = keras.config.dtype_policy()
+    task = tiny_sentence_task(export_dtype_policy=setting)
     keras.config.set_dtype_policy("mixed_bfloat16")  # as the Trainer builds it
-    try:
-        model = task.build_model()
-    finally:
-        keras.config.set_dtype_policy(previous)
+    model = task.build_model()
     task.export(model, str(tmp_path / "m"))
     assert read_metadata(str(tmp_path / "m"))["dtype_policies"] == policies

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from bertlab.export import read_metadata
-from bertlab.tasks import (BestModelTrainer, EncoderConfig, ScheduleConfig,
-                           SentenceClassificationConfig, SentenceClassificationTask,
-                           SentenceDataConfig, apply_schedule, fine_tune)
+from bertlab.tasks import BestModelTrainer, ScheduleConfig, apply_schedule, fine_tune
 from bertlab.training import OptimizerConfig, TrainerConfig
 
 
@@ -28,15 +26,8 @@ def test_apply_schedule():
 
 
 @pytest.fixture
-def task(tmp_path, data_dir, minilm_dir):
-    config = SentenceClassificationConfig(
-        encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
-                              intermediate_dim=64, max_sequence_length=64,
-                              vocabulary=f"{minilm_dir}/vocab.txt"),
-        data=SentenceDataConfig(data_dir=str(data_dir), max_train_examples=200,
-                                max_validation_examples=64),
-        sequence_length=32, eval_batch_size=64)
-    return SentenceClassificationTask(config, global_batch_size=16)
+def task(tiny_sentence_task):
+    return tiny_sentence_task()
 
 
 @pytest.mark.parametrize("weight_average_decay", [0.0, 0.9])
