@@ -8,7 +8,8 @@ pools and XLA flags do not leak between them) and prints sequences/s; the
 summary prints ratios against the best peer and the achieved FLOP/s.
 
     python benchmarks/pretraining_throughput.py [--steps=30] [--repeats=2]
-        [--only=bertlab,keras_hub,torch]
+        [--only=bertlab,keras_hub,torch]   (runners, or configuration names such
+                                            as "bertlab bf16 xla_fusion")
 
 Not a test: run it on a quiet machine.
 """
@@ -203,7 +204,8 @@ def run_one(name, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--only", default="bertlab,keras_hub,torch")
+    parser.add_argument("--only", default="bertlab,keras_hub,torch",
+                        help="comma-separated runners or configuration names")
     parser.add_argument("--repeats", type=int, default=2,
                         help="processes per configuration; the best rate counts (keras-hub's "
                              "fit is sometimes half as fast in one process as in the next)")
@@ -215,13 +217,17 @@ def main():
         print("RESULT " + json.dumps({"sequences_per_second": rate}))
         return
 
-    wanted = set(args.only.split(","))
+    wanted = {name.strip() for name in args.only.split(",")}
+    unknown = wanted - set(RUNNERS) - {c[0] for c in CONFIGS}
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; runners: {sorted(RUNNERS)}, "
+                     f"configurations: {[c[0] for c in CONFIGS]}")
     flops = train_flops_per_sequence()
     results = {}
     print(f"model: {LAYERS} layers, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}; "
           f"{flops / 1e9:.2f} GFLOP per training sequence; {args.steps} timed steps")
     for name, runner, _, _ in CONFIGS:
-        if runner not in wanted:
+        if runner not in wanted and name not in wanted:
             continue
         rates = [r for r in (run_one(name, args.steps) for _ in range(args.repeats))
                  if r is not None]

@@ -61,3 +61,22 @@ def test_metrics_accumulate_weighted_over_batches():
     acc.reset_state()
     assert float(acc.result()) == 0.0
     assert len(metrics.pretraining_metrics(use_next_sentence_prediction=False)) == 2
+
+
+def test_masked_lm_accuracy_is_argmax_accuracy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(4, 5, 50)).astype("float32")
+    ids = rng.integers(0, 50, (4, 5)).astype("int32")
+    ids[:, :2] = logits[:, :2].argmax(-1)  # some right, most wrong
+    weights = (rng.random((4, 5)) < 0.8).astype("float32")
+    acc = metrics.MaskedLMAccuracy()
+    acc.update_state({"masked_lm_ids": ids, "masked_lm_weights": weights}, {"mlm_logits": logits})
+    expected = ((logits.argmax(-1) == ids) * weights).sum() / weights.sum()
+    assert 0.0 < expected < 1.0
+    assert float(acc.result()) == pytest.approx(expected, rel=1e-6)
+    # A label tied for the largest logit counts as correct.
+    tied = np.zeros((1, 1, 50), "float32")
+    acc.reset_state()
+    acc.update_state({"masked_lm_ids": np.array([[7]]), "masked_lm_weights": np.ones((1, 1))},
+                     {"mlm_logits": tied})
+    assert float(acc.result()) == 1.0
