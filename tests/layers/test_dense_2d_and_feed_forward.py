@@ -1,5 +1,7 @@
 import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from bertlab.layers import Dense2D, FeedForward
 from tests.harness import run_layer_test
@@ -26,3 +28,24 @@ def test_feed_forward_approximate_gelu_round_trips():
     layer = FeedForward(16, activation="gelu_approximate")
     clone = FeedForward.from_config(layer.get_config())
     assert clone.activation.__name__ == "gelu_approximate"
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_bfloat16_bias_gradient_is_summed_in_float32(graph):
+    # TensorFlow's bfloat16 BiasAddGrad stalls at 1,024 on this sum (4,096 rows near 1).
+    layer = Dense2D(8, dtype="mixed_bfloat16")
+    x = np.random.default_rng(0).normal(size=(16, 256, 4)).astype("float32")
+    upstream = np.random.default_rng(1).uniform(0.5, 1.5, (16, 256, 8)).astype("float32")
+    layer(x)
+
+    def bias_gradient():
+        with tf.GradientTape() as tape:
+            y = tf.cast(layer(x, training=True), tf.float32)
+            loss = tf.reduce_sum(y * upstream)
+        return tape.gradient(loss, layer.bias)
+
+    grad = (tf.function(bias_gradient) if graph else bias_gradient)().numpy()
+    expected = tf.cast(tf.cast(upstream, tf.bfloat16), tf.float32).numpy().sum((0, 1))
+    np.testing.assert_allclose(grad, expected, rtol=2 ** -8)
+    # Not training: plain BiasAdd, the same outputs.
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), layer(x, training=True).numpy())
