@@ -41,7 +41,7 @@ def pipeline(tmp_path_factory, data_dir):
         "--config=configs/pretrain/tiny.yaml", f"--model_dir={work}/run",
         f"--train_files={work}/train-*.tfrecord",
         f"--validation_files={work}/validation-*.tfrecord", f"--vocab_file={work}/vocab.txt",
-        "--set", "trainer.train_steps=240", "--set", "optimizer.warmup_steps=20",
+        "--set", "trainer.train_steps=400", "--set", "optimizer.warmup_steps=20",
         "--set", "optimizer.learning_rate=2e-3", "--set", "trainer.steps_per_loop=40",
         "--set", "trainer.log_interval=80", "--set", "trainer.checkpoint_interval=120",
         "--set", "task.encoder.max_sequence_length=64"]
@@ -52,7 +52,7 @@ def pipeline(tmp_path_factory, data_dir):
 def test_training_beats_the_majority_baseline(pipeline):
     work, _ = pipeline
     summary = json.loads((work / "run" / "summary.json").read_text())
-    assert summary["steps"] == 240
+    assert summary["steps"] == 400
     baseline = summary["mlm_majority_baseline"]["accuracy"]
     accuracy = summary["final_eval"]["mlm_accuracy"]
     assert accuracy > baseline + 0.02, (accuracy, baseline)
@@ -78,7 +78,7 @@ def test_rerun_resumes_instead_of_restarting(pipeline):
     work, train_args = pipeline
     proc = _run("apps.pretrain.train", *train_args)
     assert "nothing to train" in (proc.stdout + proc.stderr)
-    assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 240
+    assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 400
 
 
 def test_xla_fusion_flag_restarts_the_run_with_fusion_on(pipeline, tmp_path):
