@@ -12,9 +12,9 @@ def add_bias_matmul_gradient(outputs, bias):
     For bfloat16/float16 this matters: TensorFlow's CPU `BiasAddGrad` sums in
     the 16-bit type, so a bias gradient over a few thousand rows stalls (a
     bfloat16 sum of 4,096 values near 1 stops at 1,024; compare
-    tensorflow/tensorflow#86378). The matmul is
-    oneDNN's: it accumulates in float32, reads the gradient once and is about
-    2x faster than `BiasAddGrad` on a BERT layer's activations.
+    tensorflow/tensorflow#86378). The matmul is oneDNN's: it accumulates in
+    float32, reads the gradient once and is about 2x faster than `BiasAddGrad`
+    on a BERT layer's activations.
     """
     def grad(upstream):
         ones = tf.ones([1, tf.shape(upstream)[0]], upstream.dtype)
