@@ -37,7 +37,10 @@ class MaskedLMHead(keras.layers.Layer):
 
     Call: `inputs` float `[batch, seq, hidden]`, `masked_positions` int
     `[batch, max_predictions]` -> float32 logits
-    `[batch, max_predictions, vocabulary_size]`.
+    `[batch, max_predictions, vocabulary_size]`. Without `masked_positions`,
+    `inputs` are the hidden states at the masked positions already
+    (`[batch, max_predictions, hidden]`, e.g. a `BertEncoder`'s output with
+    `output_positions`).
 
     Serialization: `get_config` carries the tied embedding's own config (as
     keras-hub's `MaskedLMHead` does), so `from_config` of the head alone builds
@@ -100,16 +103,18 @@ class MaskedLMHead(keras.layers.Layer):
         self.output_projection.build((None, width))
         self.built = True
 
-    def call(self, inputs, masked_positions):
-        x = tf.cast(inputs, self.compute_dtype)
-        positions = tf.cast(masked_positions, tf.int32)
-        gathered = tf.gather(x, positions, batch_dims=1)  # [batch, predictions, hidden]
+    def call(self, inputs, masked_positions=None):
+        gathered = tf.cast(inputs, self.compute_dtype)
+        if masked_positions is not None:
+            positions = tf.cast(masked_positions, tf.int32)
+            gathered = tf.gather(gathered, positions, batch_dims=1)  # [batch, predictions, hidden]
         gathered = self.transform_dense(gathered)
         gathered = self.transform_layer_norm(gathered)
         return self.output_projection(gathered)
 
-    def compute_output_spec(self, inputs, masked_positions):
-        shape = tuple(masked_positions.shape) + (self.vocabulary_size,)
+    def compute_output_spec(self, inputs, masked_positions=None):
+        rows = inputs.shape[:-1] if masked_positions is None else masked_positions.shape
+        shape = tuple(rows) + (self.vocabulary_size,)
         return keras.KerasTensor(shape, dtype="float32")
 
     def get_config(self):

@@ -65,8 +65,15 @@ class MultiHeadAttention(keras.layers.Layer):
         cross-attention: precomputed keys/values of `value` (see
         `compute_key_value`), `value` is then not needed.
       cache_update_index: int scalar, position of `query[:, 0]` in the cache.
+      query_positions: self-attention only, int `[batch, num_positions]`: compute
+        the output only for these positions of `query` (all positions still
+        serve as keys and values), `[batch, num_positions, dim]`. Masks keep
+        their full `[.., query_len, key_len]` meaning. A model that needs the
+        last layer's states at a few positions only (BERT's pretraining heads)
+        skips the attention output and everything after it elsewhere.
 
-    Returns `[batch, query_len, dim]`, and the updated cache when `cache` is given.
+    Returns `[batch, query_len, dim]` (`[batch, num_positions, dim]` with
+    `query_positions`), and the updated cache when `cache` is given.
 
     Example:
     >>> mha = MultiHeadAttention(num_heads=2)
@@ -131,9 +138,15 @@ class MultiHeadAttention(keras.layers.Layer):
         return tf.stack([key, val], axis=1)
 
     def call(self, query, value=None, padding_mask=None, attention_mask=None,
-             use_causal_mask=False, cache=None, cache_update_index=None, training=None):
+             use_causal_mask=False, cache=None, cache_update_index=None, query_positions=None,
+             training=None):
         query = tf.convert_to_tensor(query)
         query_offset = 0
+        if query_positions is not None:
+            if not self.self_attention or cache is not None:
+                raise ValueError("`query_positions` is for self-attention without a cache.")
+            return self._attend_at_positions(query, query_positions, padding_mask,
+                                             attention_mask, use_causal_mask, training)
         if self.self_attention:
             q, k, v = self._split_heads(self.qkv_dense(query), 3)
             if cache is not None:
@@ -160,6 +173,21 @@ class MultiHeadAttention(keras.layers.Layer):
             return out, cache
         return out
 
+    def _attend_at_positions(self, sequence, positions, padding_mask, attention_mask,
+                             use_causal_mask, training):
+        """Self-attention output at `positions` `[batch, p]` of `sequence` only."""
+        positions = tf.cast(positions, tf.int32)
+        qkv = self.qkv_dense(sequence)  # one matmul; queries are then picked by row
+        q = self._split_heads(tf.gather(qkv[..., :self.dim], positions, batch_dims=1), 1)[0]
+        k, v = self._split_heads(qkv[..., self.dim:], 2)
+        if attention_mask is not None:
+            attention_mask = tf.gather(attention_mask, positions, batch_dims=1)
+        mask = merge_attention_masks(padding_mask, attention_mask, False, None, None)
+        if use_causal_mask:
+            causal = tf.range(tf.shape(k)[2])[None, None, :] <= positions[:, :, None]
+            mask = causal if mask is None else tf.logical_and(mask, causal)
+        return self._attend(q, k, v, mask, training)
+
     def _attend(self, q, k, v, mask, training):
         scale = 1.0 / math.sqrt(self.head_dim)
         scores = tf.matmul(q * tf.cast(scale, q.dtype), k, transpose_b=True)
@@ -173,8 +201,12 @@ class MultiHeadAttention(keras.layers.Layer):
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, t, self.dim])
         return self.output_dense(context)
 
-    def compute_output_spec(self, query, value=None, cache=None, **kwargs):
-        out = keras.KerasTensor(query.shape, dtype=self.compute_dtype)
+    def compute_output_spec(self, query, value=None, cache=None, query_positions=None,
+                            **kwargs):
+        shape = tuple(query.shape)
+        if query_positions is not None:
+            shape = tuple(query_positions.shape) + shape[-1:]
+        out = keras.KerasTensor(shape, dtype=self.compute_dtype)
         if cache is not None:
             return out, keras.KerasTensor(cache.shape, dtype=self.compute_dtype)
         return out

@@ -37,6 +37,8 @@ class BertClassifier(keras.Model):
         "pooled": the encoder's `pooled_output` (tanh dense over `[CLS]`, as
           in BERT's fine-tuning);
         "cls": the `[CLS]` position of `sequence_output`, without the pooler;
+          (with "pooled" and "cls" the encoder's last layer is computed at
+          `[CLS]` only: see `BertEncoder`'s `output_positions`);
         "mean": the mean of `sequence_output` over real (unpadded) tokens, as
           sentence-transformers (e.g. all-MiniLM-L6-v2) are trained.
       dropout: dropout before the classification layer.
@@ -67,7 +69,12 @@ class BertClassifier(keras.Model):
                                                  "classifier")
 
         inputs = token_inputs()
-        outputs = encoder(inputs)
+        if pooling == "mean":
+            outputs = encoder(inputs)
+        else:
+            # Only the first token's final state is read: the last layer runs there only.
+            first = keras.ops.zeros_like(inputs["token_ids"][:, :1])
+            outputs = encoder({**inputs, "output_positions": first})
         if pooling == "pooled":
             x = outputs["pooled_output"]
         elif pooling == "cls":

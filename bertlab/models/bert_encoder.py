@@ -1,6 +1,7 @@
 """The BERT encoder: embeddings, a stack of Transformer encoder blocks, a pooler."""
 
 import keras
+import tensorflow as tf
 
 from bertlab.layers.bert_embeddings import BertEmbeddings
 from bertlab.layers.dense_2d import Dense2D
@@ -54,6 +55,11 @@ def select_inputs(inputs, names, model_name):
     return {n: inputs[n] for n in names}
 
 
+def _output_positions(inputs):
+    """The optional `output_positions` entry of an encoder input dict, or None."""
+    return inputs.get("output_positions") if isinstance(inputs, dict) else None
+
+
 @keras.saving.register_keras_serializable(package="bertlab")
 class BertEncoder(keras.Model):
     """BERT (Devlin et al., 2019): a bidirectional Transformer encoder.
@@ -74,9 +80,16 @@ class BertEncoder(keras.Model):
       dtype: dtype policy, e.g. "mixed_bfloat16".
 
     Inputs: dict of int32 `[batch, seq]` `token_ids`, `segment_ids`,
-    `padding_mask` (1 = token, 0 = padding).
+    `padding_mask` (1 = token, 0 = padding); optionally int32 `output_positions`
+    `[batch, p]`.
     Outputs: dict with `sequence_output` `[batch, seq, hidden_dim]` and
     `pooled_output` `[batch, hidden_dim]` (tanh dense over the first token).
+    With `output_positions`, `sequence_output` is `[batch, p, hidden_dim]`, the
+    final states at those positions, and the last block computes its
+    attention output and feed-forward only there (and at the first token, for
+    the pooler): for BERT's pretraining heads (`p` = 20 masked positions of
+    128) that removes most of the last layer's work. The values equal
+    `tf.gather(sequence_output, output_positions, batch_dims=1)`.
 
     Example:
     >>> encoder = BertEncoder.from_preset("tiny", vocabulary_size=1000)
@@ -154,8 +167,36 @@ class BertEncoder(keras.Model):
         self.initializer_range = float(initializer_range)
 
     def call(self, inputs, training=None, mask=None):
-        return super().call(select_inputs(inputs, INPUT_NAMES, type(self).__name__),
-                            training=training, mask=mask)
+        positions = _output_positions(inputs)
+        inputs = select_inputs(inputs, INPUT_NAMES, type(self).__name__)
+        if positions is not None:
+            return self._call_at_positions(inputs, positions, training)
+        return super().call(inputs, training=training, mask=mask)
+
+    def _call_at_positions(self, inputs, positions, training):
+        padding_mask = inputs["padding_mask"]
+        x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        for block in self.transformer_layers[:-1]:
+            x = block(x, padding_mask=padding_mask, training=training)
+        positions = tf.cast(positions, tf.int32)
+        # The pooler reads the first token: it rides along as position 0.
+        first = tf.zeros_like(positions[:, :1])
+        x = self.transformer_layers[-1](
+            x, padding_mask=padding_mask, query_positions=tf.concat([first, positions], 1),
+            training=training)
+        if self.final_layer_norm is not None:
+            x = self.final_layer_norm(x)
+        return {"sequence_output": x[:, 1:], "pooled_output": self.pooler_dense(x[:, 0, :])}
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        positions = _output_positions(inputs)
+        spec = super().compute_output_spec(
+            select_inputs(inputs, INPUT_NAMES, type(self).__name__), training=training, mask=mask)
+        if positions is not None:
+            sequence = spec["sequence_output"]
+            spec = dict(spec, sequence_output=keras.KerasTensor(
+                tuple(positions.shape[:2]) + (self.hidden_dim,), dtype=sequence.dtype))
+        return spec
 
     @property
     def token_embedding(self):

@@ -18,7 +18,9 @@ class BertPretrainer(keras.Model):
     """A `BertEncoder` with BERT's pretraining heads (Devlin et al., 2019).
 
     - Masked LM: `MaskedLMHead` at `masked_positions` only, its output
-      projection tied to the encoder's token embedding.
+      projection tied to the encoder's token embedding. The encoder's last
+      layer, too, is evaluated only there and at the first token
+      (`output_positions`).
     - Next sentence prediction: `Dense(2)` on `pooled_output` (optional).
 
     Args:
@@ -75,10 +77,12 @@ class BertPretrainer(keras.Model):
 
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
                   for name in PRETRAINER_INPUT_NAMES}
-        encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
+        # The encoder's last layer runs only at the masked positions (and the
+        # first token, for NSP): nothing else of its output is read.
+        encoded = encoder({**{name: inputs[name] for name in INPUT_NAMES},
+                           "output_positions": inputs["masked_positions"]})
         outputs = {"mlm_logits": keras.layers.Activation(
-            "linear", dtype="float32", name="mlm_logits")(
-                mlm_head(encoded["sequence_output"], inputs["masked_positions"]))}
+            "linear", dtype="float32", name="mlm_logits")(mlm_head(encoded["sequence_output"]))}
         if nsp_head is not None:
             outputs["nsp_logits"] = keras.layers.Activation(
                 "linear", dtype="float32", name="nsp_logits")(nsp_head(encoded["pooled_output"]))

@@ -81,3 +81,27 @@ def test_bad_arguments():
         MultiHeadAttention(num_heads=2, dropout=1.5)
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(num_heads=3)(_x((1, 2, 8)))
+
+
+@pytest.mark.parametrize("masks", ["padding", "attention", "causal"])
+def test_query_positions_equal_gathering_the_full_output(masks):
+    layer = MultiHeadAttention(num_heads=2)
+    x = _x((2, 6, 8))
+    positions = np.array([[0, 5, 2], [3, 3, 1]], "int32")  # repeats are allowed
+    kwargs = {}
+    if masks == "padding":
+        kwargs["padding_mask"] = np.array([[1] * 6, [1, 1, 1, 1, 0, 0]], "int32")
+    elif masks == "attention":
+        kwargs["attention_mask"] = np.random.default_rng(1).integers(0, 2, (2, 6, 6)) | np.eye(6, dtype=int)
+    else:
+        kwargs["use_causal_mask"] = True
+    full = layer(x, **kwargs).numpy()
+    at = layer(x, query_positions=positions, **kwargs).numpy()
+    assert at.shape == (2, 3, 8)
+    np.testing.assert_allclose(at, np.take_along_axis(full, positions[..., None], 1), atol=1e-6)
+
+
+def test_query_positions_only_for_self_attention():
+    cross = MultiHeadAttention(num_heads=2, self_attention=False)
+    with pytest.raises(ValueError, match="query_positions"):
+        cross(_x((1, 3, 8)), _x((1, 4, 8)), query_positions=np.zeros((1, 2), "int32"))

@@ -65,3 +65,17 @@ def test_decoder_is_causal_and_cache_matches():
                            cross_attention_cache=cross)
         steps.append(out.numpy())
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_encoder_query_positions_equal_gathering_the_full_output(normalize_first):
+    block = TransformerEncoderBlock(2, 16, dropout=0.0, normalize_first=normalize_first)
+    x = _x((2, 7, 8))
+    mask = np.array([[1] * 7, [1] * 4 + [0] * 3], "int32")
+    positions = np.array([[6, 0, 2], [1, 3, 0]], "int32")
+    full = block(x, padding_mask=mask).numpy()
+    at = block(x, padding_mask=mask, query_positions=positions).numpy()
+    np.testing.assert_allclose(at, np.take_along_axis(full, positions[..., None], 1), atol=1e-5)
+    spec = block.compute_output_spec(tf.keras.KerasTensor((None, 7, 8)),
+                                     query_positions=tf.keras.KerasTensor((None, 3), "int32"))
+    assert tuple(spec.shape) == (None, 3, 8)

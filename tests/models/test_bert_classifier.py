@@ -9,7 +9,8 @@ from bertlab.models.bert_encoder import BertEncoder
 
 
 def _encoder(**kwargs):
-    return BertEncoder(vocabulary_size=50, num_layers=1, hidden_dim=32, num_heads=2,
+    kwargs = {"num_layers": 1, **kwargs}
+    return BertEncoder(vocabulary_size=50, hidden_dim=32, num_heads=2,
                        intermediate_dim=64, max_sequence_length=16, **kwargs)
 
 
@@ -32,6 +33,19 @@ def test_round_trips(tmp_path, pooling):
     restored = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored(_inputs()), logits, atol=1e-6)
     assert restored.pooling == pooling
+
+
+@pytest.mark.parametrize("pooling", ["pooled", "cls"])
+def test_first_token_poolings_equal_the_full_encoder_output(pooling):
+    """With "pooled"/"cls" the last layer runs at [CLS] only, with the same logits."""
+    model = BertClassifier(_encoder(dropout=0.0, num_layers=2), num_classes=3, pooling=pooling,
+                           dropout=0.0)
+    inputs = _inputs()
+    full = model.encoder(inputs)
+    features = (full["pooled_output"] if pooling == "pooled"
+                else full["sequence_output"][:, 0, :]).numpy()
+    kernel, bias = model.classifier.get_weights()
+    np.testing.assert_allclose(model(inputs), features @ kernel + bias, atol=1e-5)
 
 
 def test_mean_pooling_ignores_padding():

@@ -50,6 +50,24 @@ def test_padding_does_not_change_real_positions(normalize_first):
     np.testing.assert_allclose(b["pooled_output"].numpy(), a["pooled_output"].numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_output_positions_equal_gathering_the_sequence_output(normalize_first):
+    model = _tiny(normalize_first=normalize_first)
+    x = _inputs(seq=8, pad_from=6)
+    positions = np.array([[1, 7, 3], [0, 0, 5]], "int32")
+    full = model(x)
+    at = model({**x, "output_positions": positions})
+    assert at["sequence_output"].shape == (2, 3, 16)
+    np.testing.assert_allclose(
+        at["sequence_output"].numpy(),
+        np.take_along_axis(full["sequence_output"].numpy(), positions[..., None], 1), atol=1e-5)
+    np.testing.assert_allclose(at["pooled_output"].numpy(), full["pooled_output"].numpy(),
+                               atol=1e-5)
+    symbolic = model({**{k: keras.Input((None,), dtype="int32") for k in x},
+                      "output_positions": keras.Input((3,), dtype="int32")})
+    assert tuple(symbolic["sequence_output"].shape) == (None, 3, 16)
+
+
 def test_config_and_keras_file_round_trip(tmp_path):
     model = _tiny(position_type="sinusoidal", activation="gelu_approximate")
     x = _inputs()

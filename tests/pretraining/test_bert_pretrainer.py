@@ -12,7 +12,8 @@ VOCAB, SEQ, PRED, BATCH = 50, 16, 4, 8
 
 
 def _encoder(**kwargs):
-    return BertEncoder(vocabulary_size=VOCAB, num_layers=1, hidden_dim=32, num_heads=2,
+    kwargs = {"num_layers": 1, **kwargs}
+    return BertEncoder(vocabulary_size=VOCAB, hidden_dim=32, num_heads=2,
                        intermediate_dim=64, max_sequence_length=SEQ, **kwargs)
 
 
@@ -110,3 +111,43 @@ def test_mixed_bfloat16_trains():
 def test_rejects_a_non_encoder():
     with pytest.raises(ValueError, match="encoder"):
         BertPretrainer(keras.layers.Dense(3))
+
+
+def test_last_layer_at_masked_positions_equals_the_full_computation(monkeypatch):
+    """The encoder's last layer runs only at the masked positions and the first token;
+    logits and every gradient equal those of the full sequence output, gathered."""
+    import tensorflow as tf
+
+    model = BertPretrainer(_encoder(dropout=0.0, num_layers=2))
+    x, y = _batch()
+    x["padding_mask"][:2, 12:] = 0
+    last = model.encoder.transformer_layers[-1]
+    query_rows = []
+    original_call = last.call
+
+    def recording_call(*args, query_positions=None, **kwargs):
+        query_rows.append(None if query_positions is None else query_positions.shape[1])
+        return original_call(*args, query_positions=query_positions, **kwargs)
+
+    monkeypatch.setattr(last, "call", recording_call)
+
+    def full_outputs():
+        encoded = model.encoder({k: x[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+        return {"mlm_logits": model.mlm_head(encoded["sequence_output"], x["masked_positions"]),
+                "nsp_logits": model.nsp_head(encoded["pooled_output"])}
+
+    results = []
+    for forward in (lambda: model(x), full_outputs):
+        with tf.GradientTape() as tape:
+            outputs = forward()
+            loss = losses.pretraining_loss(y, outputs)
+        grads = tape.gradient(loss, model.trainable_variables)
+        results.append((outputs, loss, grads))
+    (sparse, sparse_loss, sparse_grads), (full, full_loss, full_grads) = results
+    assert query_rows == [1 + PRED, None]  # the first token and the masked positions
+    for name in ("mlm_logits", "nsp_logits"):
+        np.testing.assert_allclose(sparse[name].numpy(), full[name].numpy(), atol=1e-5)
+    assert float(sparse_loss) == pytest.approx(float(full_loss), rel=1e-6)
+    for variable, a, b in zip(model.trainable_variables, sparse_grads, full_grads):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(),
+                                   atol=1e-6, err_msg=variable.path)
