@@ -48,21 +48,28 @@ class Dense2D(keras.layers.Dense):
     (2, 5, 8)
     """
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, columns=None):
+        """`columns=(start, stop)` computes only those output units (the layer's
+        kernel and bias sliced), e.g. the query part of a fused projection."""
         inputs = tf.convert_to_tensor(inputs)
         shape = tf.shape(inputs)
         flat = tf.reshape(inputs, [-1, inputs.shape[-1]])
-        outputs = tf.matmul(flat, tf.cast(self.kernel, flat.dtype))
+        kernel, bias, units = self.kernel, self.bias, self.units
+        if columns is not None:
+            start, stop = columns
+            kernel, units = kernel[:, start:stop], stop - start
+            bias = None if bias is None else bias[start:stop]
+        outputs = tf.matmul(flat, tf.cast(kernel, flat.dtype))
         if self.use_bias:
-            bias = tf.cast(self.bias, outputs.dtype)
+            bias = tf.cast(bias, outputs.dtype)
             if training and outputs.dtype in (tf.bfloat16, tf.float16) and not _xla_sums_bias():
                 outputs = add_bias_matmul_gradient(outputs, bias)
             else:
                 outputs = tf.nn.bias_add(outputs, bias)
         if self.activation is not None:
             outputs = self.activation(outputs)
-        out_shape = tf.concat([shape[:-1], [self.units]], axis=0)
+        out_shape = tf.concat([shape[:-1], [units]], axis=0)
         outputs = tf.reshape(outputs, out_shape)
-        static = inputs.shape[:-1].as_list() + [self.units]
+        static = inputs.shape[:-1].as_list() + [units]
         outputs.set_shape(static)
         return outputs

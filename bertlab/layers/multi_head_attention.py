@@ -177,9 +177,9 @@ class MultiHeadAttention(keras.layers.Layer):
                              use_causal_mask, training):
         """Self-attention output at `positions` `[batch, p]` of `sequence` only."""
         positions = tf.cast(positions, tf.int32)
-        qkv = self.qkv_dense(sequence)  # one matmul; queries are then picked by row
-        q = self._split_heads(tf.gather(qkv[..., :self.dim], positions, batch_dims=1), 1)[0]
-        k, v = self._split_heads(qkv[..., self.dim:], 2)
+        queries = tf.gather(sequence, positions, batch_dims=1)
+        q = self._split_heads(self.qkv_dense(queries, columns=(0, self.dim)), 1)[0]
+        k, v = self._split_heads(self.qkv_dense(sequence, columns=(self.dim, 3 * self.dim)), 2)
         if attention_mask is not None:
             attention_mask = tf.gather(attention_mask, positions, batch_dims=1)
         mask = merge_attention_masks(padding_mask, attention_mask, False, None, None)

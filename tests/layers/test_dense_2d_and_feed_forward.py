@@ -49,3 +49,18 @@ def test_bfloat16_bias_gradient_is_summed_in_float32(graph):
     np.testing.assert_allclose(grad, expected, rtol=2 ** -8)
     # Not training: plain BiasAdd, the same outputs.
     np.testing.assert_array_equal(layer(x, training=False).numpy(), layer(x, training=True).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_dense_2d_columns_equal_slicing_the_output(dtype):
+    layer = Dense2D(6, activation="gelu", dtype=dtype)
+    x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    full = np.asarray(layer(x), "float32")
+    part = layer(x, columns=(2, 5))
+    assert part.shape == (2, 3, 3)
+    np.testing.assert_allclose(np.asarray(part, "float32"), full[..., 2:5], atol=1e-6)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.cast(layer(x, columns=(2, 5), training=True), tf.float32))
+    kernel_grad, bias_grad = tape.gradient(y, [layer.kernel, layer.bias])
+    assert np.all(kernel_grad.numpy()[:, [0, 1, 5]] == 0) and np.all(bias_grad.numpy()[[0, 1, 5]] == 0)
+    assert np.all(bias_grad.numpy()[2:5] != 0)
