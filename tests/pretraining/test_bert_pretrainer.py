@@ -151,3 +151,12 @@ def test_last_layer_at_masked_positions_equals_the_full_computation(monkeypatch)
     for variable, a, b in zip(model.trainable_variables, sparse_grads, full_grads):
         np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(),
                                    atol=1e-6, err_msg=variable.path)
+
+
+def test_dropout_reaches_the_encoder_in_training():
+    model = BertPretrainer(_encoder(dropout=0.3, num_layers=2))
+    x, _ = _batch()
+    inference = [model(x, training=False)["mlm_logits"].numpy() for _ in range(2)]
+    np.testing.assert_array_equal(inference[0], inference[1])
+    training = model(x, training=True)["mlm_logits"].numpy()
+    assert np.abs(training - inference[0]).max() > 1e-3
