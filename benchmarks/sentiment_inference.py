@@ -18,6 +18,7 @@ sentences. The summary prints ratios against bertlab bf16.
 
     python benchmarks/sentiment_inference.py [--model_dir=saved_models/sentiment/1]
         [--iterations=200] [--passes=3] [--only=bertlab_bf16,bertlab_fp32,keras_hub,torch]
+        [--threads=N]   (intra-op threads of every peer; default: all cores)
 
 Without `--model_dir` an untrained MiniLM classifier is exported first (the
 weights do not change the speed). Not a test: run it on a quiet machine.
@@ -121,9 +122,11 @@ def measure(call, sentences, iterations, passes):
             "batch64_sentences_per_s": passes * len(sentences) / seconds}
 
 
-def run_saved_model(path, sentences, iterations, passes):
+def run_saved_model(path, sentences, iterations, passes, threads):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
 
     served = tf.saved_model.load(path).signatures["serving_default"]
 
@@ -168,16 +171,16 @@ def child(args):
         export_keras_hub(args.path)
         return {}
     if args.child == "saved_model":
-        return run_saved_model(args.path, sentences, args.iterations, args.passes)
+        return run_saved_model(args.path, sentences, args.iterations, args.passes, args.threads)
     if args.child == "torch":
-        return run_torch(sentences, args.iterations, args.passes, args.torch_threads)
+        return run_torch(sentences, args.iterations, args.passes, args.threads)
     raise ValueError(f"unknown child {args.child!r}")
 
 
 def spawn(args, what, path=None):
     command = [sys.executable, os.path.abspath(__file__), f"--child={what}",
                f"--data_dir={args.data_dir}", f"--iterations={args.iterations}",
-               f"--passes={args.passes}", f"--torch_threads={args.torch_threads}"]
+               f"--passes={args.passes}", f"--threads={args.threads}"]
     if path:
         command.append(f"--path={path}")
     result = subprocess.run(command, capture_output=True, text=True,
@@ -204,9 +207,11 @@ def main():
     parser.add_argument("--iterations", type=int, default=200, help="batch-1 calls timed")
     parser.add_argument("--passes", type=int, default=3, help="passes over SST-2 dev at batch 64")
     parser.add_argument("--only", default=",".join(PEERS))
-    parser.add_argument("--torch_threads", type=int, default=os.cpu_count(),
-                        help="PyTorch intra-op threads (its OpenMP pool spins: on a busy "
-                        "machine 1 thread can be much faster)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="intra-op threads of every peer (TensorFlow's intra-op pool, "
+                        "PyTorch's OpenMP pool); 1 is the usual latency-serving setting "
+                        "(TF Serving: --tensorflow_intra_op_parallelism=1), requests then "
+                        "run side by side on the other cores")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,6 +223,7 @@ def main():
     unknown = set(wanted) - set(PEERS)
     if unknown:
         parser.error(f"--only: unknown peer(s) {sorted(unknown)}; choose from {PEERS}")
+    print(f"intra-op threads per peer: {args.threads}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for peer in wanted:
