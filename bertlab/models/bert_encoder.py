@@ -55,6 +55,28 @@ def select_inputs(inputs, names, model_name):
     return {n: inputs[n] for n in names}
 
 
+def _encode(embeddings, blocks, final_layer_norm, pooler, inputs, output_positions=None,
+            training=None):
+    """The encoder's forward pass: `{sequence_output, pooled_output}` of the input
+    dict. Builds the functional graph (symbolic inputs) and runs the
+    `output_positions` path (the last block only at those positions and at the
+    first token, which the pooler reads)."""
+    padding_mask = inputs["padding_mask"]
+    last_positions = None
+    if output_positions is not None:
+        positions = tf.cast(output_positions, tf.int32)
+        last_positions = tf.concat([tf.zeros_like(positions[:, :1]), positions], 1)
+    x = embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+    for block in blocks[:-1]:
+        x = block(x, padding_mask=padding_mask, training=training)
+    x = blocks[-1](x, padding_mask=padding_mask, query_positions=last_positions,
+                   training=training)
+    if final_layer_norm is not None:
+        x = final_layer_norm(x)
+    sequence = x if output_positions is None else x[:, 1:]
+    return {"sequence_output": sequence, "pooled_output": pooler(x[:, 0, :])}
+
+
 def _output_positions(inputs):
     """The optional `output_positions` entry of an encoder input dict, or None."""
     return inputs.get("output_positions") if isinstance(inputs, dict) else None
@@ -136,14 +158,8 @@ class BertEncoder(keras.Model):
 
         # Functional graph.
         inputs = token_inputs()
-        x = embeddings(inputs["token_ids"], inputs["segment_ids"])
-        for block in blocks:
-            x = block(x, padding_mask=inputs["padding_mask"])
-        if final_layer_norm is not None:
-            x = final_layer_norm(x)
-        pooled = pooler(x[:, 0, :])
         super().__init__(inputs=inputs,
-                         outputs={"sequence_output": x, "pooled_output": pooled},
+                         outputs=_encode(embeddings, blocks, final_layer_norm, pooler, inputs),
                          dtype=dtype, **kwargs)
 
         self._policy_name = keras.dtype_policies.get(dtype).name if dtype else None
@@ -174,19 +190,8 @@ class BertEncoder(keras.Model):
         return super().call(inputs, training=training, mask=mask)
 
     def _call_at_positions(self, inputs, positions, training):
-        padding_mask = inputs["padding_mask"]
-        x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
-        for block in self.transformer_layers[:-1]:
-            x = block(x, padding_mask=padding_mask, training=training)
-        positions = tf.cast(positions, tf.int32)
-        # The pooler reads the first token: it rides along as position 0.
-        first = tf.zeros_like(positions[:, :1])
-        x = self.transformer_layers[-1](
-            x, padding_mask=padding_mask, query_positions=tf.concat([first, positions], 1),
-            training=training)
-        if self.final_layer_norm is not None:
-            x = self.final_layer_norm(x)
-        return {"sequence_output": x[:, 1:], "pooled_output": self.pooler_dense(x[:, 0, :])}
+        return _encode(self.embeddings, self.transformer_layers, self.final_layer_norm,
+                       self.pooler_dense, inputs, positions, training)
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         positions = _output_positions(inputs)
