@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from bertlab.serving.model_config import write_models_config
+from bertlab.export.model_config import write_models_config
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -63,7 +63,7 @@ def bench_bertlab(args, source_ids, source_mask):
     import keras
 
     from bertlab.decoding import DecodingConfig
-    from bertlab.decoding.text_generation_module import TextGenerationModule
+    from bertlab.export.text_generation_module import TextGenerationModule
     from bertlab.models import Seq2SeqTransformer
 
     keras.config.set_dtype_policy(args.policy)

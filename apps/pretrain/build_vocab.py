@@ -2,7 +2,7 @@ r"""Learns a WordPiece vocabulary (`vocab.txt`) from plain text.
 
 Words come from bertlab's basic tokenizer, so the vocabulary matches the
 `BertTokenizer` that will use it; subwords are learned by tensorflow-text's
-WordPiece learner (see `bertlab.pretraining.vocabulary_learning`). Reserved
+WordPiece learner (see `bertlab.text.vocabulary_learning`). Reserved
 tokens come first (`[PAD]` is id 0). The learner is pure Python: a few
 million words take minutes; use `--max_lines` to learn from a sample.
 
@@ -18,7 +18,7 @@ import sys
 from absl import app, flags, logging
 
 from bertlab.pretraining import corpus
-from bertlab.pretraining import vocabulary_learning
+from bertlab.text import vocabulary_learning
 from bertlab.text import VocabularyError, save_vocabulary
 from bertlab.text.vocabulary import SPECIAL_TOKENS
 

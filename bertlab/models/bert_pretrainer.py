@@ -6,8 +6,8 @@ import tensorflow as tf
 from bertlab.layers.dense_2d import Dense2D
 from bertlab.layers.masked_lm_head import MaskedLMHead
 from bertlab.models.bert_encoder import INPUT_NAMES, as_bert_encoder
-from bertlab.pretraining import losses as pretraining_losses
-from bertlab.pretraining import metrics as pretraining_metrics
+from bertlab.models import pretraining_losses
+from bertlab.models import pretraining_metrics
 
 PRETRAINER_INPUT_NAMES = INPUT_NAMES + ("masked_positions",)
 LABEL_NAMES = ("masked_lm_ids", "masked_lm_weights", "next_sentence_labels")

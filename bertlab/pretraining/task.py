@@ -40,8 +40,8 @@ import tensorflow as tf
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
 from bertlab.pretraining import dataset as dataset_lib
-from bertlab.pretraining import losses
-from bertlab.pretraining import metrics as metrics_lib
+from bertlab.models import pretraining_losses as losses
+from bertlab.models import pretraining_metrics as metrics_lib
 from bertlab.text.vocabulary import load_vocabulary
 from bertlab.training.task import Task
 

@@ -1,7 +1,7 @@
 """The models a local server serves: the newest version of each, swapped in while serving.
 
 Like TF Serving with its default version policy (latest): for every model
-directory under the base path (`bertlab.serving.model_config.discover_models`)
+directory under the base path (`bertlab.export.model_config.discover_models`)
 the highest version holding a `saved_model.pb` is loaded, its warm-up
 requests are replayed, and only then does it replace the version being
 served. A poller looks at the file system every `poll_interval_s` seconds:
@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from bertlab.serving.dynamic_batcher import DynamicBatcher
-from bertlab.serving.model_config import discover_models, servable_versions
+from bertlab.export.model_config import discover_models, servable_versions
 
 log = logging.getLogger("bertlab.serving")
 
@@ -107,7 +107,7 @@ class LoadedVersion:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the tokenizers' ops)
 
-        from bertlab.serving.custom_ops import read_saved_model_proto
+        from bertlab.export.custom_ops import read_saved_model_proto
 
         self.name, self.version, self.path = name, int(version), path
         meta_graph = read_saved_model_proto(path).meta_graphs[0]
@@ -166,7 +166,7 @@ class LoadedVersion:
 
     def warm_up(self):
         """Replays the export's warm-up requests; returns how many ran."""
-        from bertlab.serving.warmup import read_warmup_requests
+        from bertlab.export.warmup import read_warmup_requests
 
         requests = read_warmup_requests(self.path)
         for signature, inputs in requests:

@@ -39,7 +39,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bertlab.serving.model_config import is_valid_model_name
+from bertlab.export.model_config import is_valid_model_name
 from bertlab.serving.model_registry import NotFound
 from bertlab.serving.rest_codec import (Limits, RequestError, format_predict_response,
                                         parse_predict_request)

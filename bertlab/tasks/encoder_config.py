@@ -120,7 +120,7 @@ def build_tokenizer(config, training_texts=None):
         return BertTokenizer(config.vocabulary, lowercase=config.lowercase)
     if training_texts is None:
         raise ValueError("`vocabulary: learn` needs the training text.")
-    from bertlab.pretraining.vocabulary_learning import learn_vocabulary_from_lines
+    from bertlab.text.vocabulary_learning import learn_vocabulary_from_lines
 
     alphabet = config.max_unique_characters or config.vocabulary_size // 3
     tokens = learn_vocabulary_from_lines(training_texts(), config.vocabulary_size,

@@ -13,7 +13,7 @@ one training runner (`bertlab.training.Trainer`, whose loop this reuses):
   epoch's model, not the last one.
 - `fine_tune`: trains (resuming from `model_dir`), restores the best weights,
   exports a new SavedModel version into `export_dir` (atomic, versioned, with
-  TF Serving warm-up requests and an op check, `bertlab.serving.export_hooks`),
+  TF Serving warm-up requests and an op check, `bertlab.export.export_hooks`),
   rewrites `models.config` beside `export_dir`, and writes
   `model_dir/summary.json` with the best evaluation and the export.
 
@@ -217,7 +217,7 @@ def fine_tune(task, trainer_config, optimizer_config, model_dir, export_dir=None
             facts = {"validation": best["results"] if best else summary.get("final_eval"),
                      "step": best["step"] if best else summary["steps"],
                      **(metadata or {})}
-            from bertlab.serving.export_hooks import prepare_for_serving, update_models_config
+            from bertlab.export.export_hooks import prepare_for_serving, update_models_config
 
             def write(tmp):
                 task.export(trainer.model, tmp, facts)

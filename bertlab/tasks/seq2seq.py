@@ -532,10 +532,10 @@ def export_generation_module(module, export_dir, metadata):
     (atomically; TF Serving layout), with `metadata` in `assets.extra`, TF
     Serving warm-up requests and the check that its custom ops are ones TF
     Serving's tensorflow-text has (before the version appears); then rewrites
-    `models.config` beside `export_dir` (`bertlab.serving.export_hooks`).
+    `models.config` beside `export_dir` (`bertlab.export.export_hooks`).
     Returns `(version, path, models_config_path)`."""
     from bertlab.export.versioned_export import export_new_version, write_metadata
-    from bertlab.serving.export_hooks import prepare_for_serving, update_models_config
+    from bertlab.export.export_hooks import prepare_for_serving, update_models_config
 
     def write(directory):
         module.save(directory)
@@ -582,7 +582,7 @@ def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, 
     """
     import tqdm
 
-    from bertlab.decoding.text_generation_module import TextGenerationModule
+    from bertlab.export.text_generation_module import TextGenerationModule
     from bertlab.models.dtype_policy_copy import layer_policies
     from bertlab.training import run_experiment
     from bertlab.training import strategy as strategy_lib

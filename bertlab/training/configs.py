@@ -65,7 +65,7 @@ class TrainerConfig:
         jit_compile: compile the forward and backward pass with XLA.
         xla_fusion: let XLA auto-clustering fuse the element-wise ops only
             (LayerNorm, GELU, dropout, softmax; matmuls stay with oneDNN, which
-            keeps bfloat16 fast on CPU). See `bertlab.training.xla_fusion`:
+            keeps bfloat16 fast on CPU). See `bertlab.layers.xla_fusion`:
             has to be on before TensorFlow sets up its devices (the app
             scripts restart themselves for it). Not together with `jit_compile`.
         gradient_accumulation_steps: micro-batches summed into one optimizer

@@ -28,7 +28,7 @@ from absl import flags, logging
 
 from bertlab.config import load_config, parse_override_flags
 from bertlab.training.configs import MIXED_PRECISION_POLICIES
-from bertlab.training import xla_fusion
+from bertlab.layers import xla_fusion
 from bertlab.training.strategy import STRATEGIES, build_strategy
 
 FLAG_NAMES = ("config", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile",
@@ -113,7 +113,7 @@ def strategy_from_flags(flag_values=flags.FLAGS, trainer_config=None):
     With a `trainer_config` whose `xla_fusion` is set and XLA's element-wise
     fusion not yet on, restarts the program with it on: TensorFlow reads the
     setting when it sets up the devices, which in an absl app happens before
-    `main` (see `bertlab.training.xla_fusion`).
+    `main` (see `bertlab.layers.xla_fusion`).
     """
     if (trainer_config is not None and trainer_config.xla_fusion
             and not xla_fusion.auto_clustering_enabled()):

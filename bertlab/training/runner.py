@@ -13,7 +13,7 @@ import os
 import tensorflow as tf
 
 from bertlab.training import strategy as strategy_lib
-from bertlab.training import xla_fusion
+from bertlab.layers import xla_fusion
 from bertlab.training.summary import write_json_atomic
 from bertlab.training.trainer import Trainer
 
@@ -24,7 +24,7 @@ def resolve_strategy(strategy, trainer_config):
     """The strategy of a run: `strategy` itself, the one a name stands for, or None.
 
     Turns on `trainer_config.xla_fusion` first, since building a strategy sets
-    up TensorFlow's devices (see `bertlab.training.xla_fusion`).
+    up TensorFlow's devices (see `bertlab.layers.xla_fusion`).
 
     Raises:
       ValueError: `strategy` is neither a `tf.distribute.Strategy`, a name nor None.

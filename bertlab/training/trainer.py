@@ -51,7 +51,7 @@ from absl import logging
 
 from bertlab.training import optimization
 from bertlab.training import strategy as strategy_lib
-from bertlab.training import xla_fusion
+from bertlab.layers import xla_fusion
 from bertlab.training.checkpointing import Checkpointer
 from bertlab.training.configs import OptimizerConfig, TrainerConfig
 from bertlab.training.progress import Progress

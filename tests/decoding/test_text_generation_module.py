@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from bertlab.decoding import DecodingConfig, with_export_overrides
-from bertlab.decoding.text_generation_module import TextGenerationModule
+from bertlab.export.text_generation_module import TextGenerationModule
 from bertlab.models import Seq2SeqTransformer
 from bertlab.models.dtype_policy_copy import layer_policies
 from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from bertlab.serving.custom_ops import (UnsupportedOpsError, allowed_tf_text_ops,
+from bertlab.export.custom_ops import (UnsupportedOpsError, allowed_tf_text_ops,
                                         check_tf_serving_ops, custom_ops, read_saved_model_proto,
                                         saved_model_ops, tf_text_op_names)
 

@@ -109,7 +109,7 @@ def test_warm_up_failure_refuses_the_version(swapping, exports):
 
     def bad_warmup(p):
         shutil.copytree(exports["sentiment"], p)
-        from bertlab.serving.warmup import write_warmup_requests
+        from bertlab.export.warmup import write_warmup_requests
         os.remove(p / "assets.extra" / "tf_serving_warmup_requests")
         write_warmup_requests(p, "no_such_signature", [{"text": ["x"]}])
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from google.protobuf import text_format
 
-from bertlab.serving.model_config import (MODELS_CONFIG_FILE, discover_models,
+from bertlab.export.model_config import (MODELS_CONFIG_FILE, discover_models,
                                           is_valid_model_name, models_config_text,
                                           validate_model_name, write_models_config)
 from tests.conftest import REPO_ROOT

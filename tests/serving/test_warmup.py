@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertlab.serving.warmup import (MAX_WARMUP_RECORDS, default_warmup_examples,
+from bertlab.export.warmup import (MAX_WARMUP_RECORDS, default_warmup_examples,
                                     read_warmup_requests, signature_inputs, warmup_path,
                                     write_warmup_requests)
 from tests.serving.helpers import load_saved_model

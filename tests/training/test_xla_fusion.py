@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import training_subprocesses as subprocesses
-from bertlab.training import xla_fusion
+from bertlab.layers import xla_fusion
 from bertlab.training.configs import TrainerConfig
 from test_distributed import load_weights
 
@@ -59,7 +59,7 @@ def test_training_with_xla_fusion_clusters_and_follows_the_plain_run(tmp_path):
 
 def test_enabling_after_tensorflow_set_up_its_devices_is_a_clear_error():
     script = ("import tensorflow as tf\n"
-              "from bertlab.training import xla_fusion\n"
+              "from bertlab.layers import xla_fusion\n"
               "xla_fusion.enable_elementwise_fusion()  # nothing set up yet: fine\n"
               "import os; os.environ[xla_fusion.ENV_VAR] = ''\n"
               "tf.constant(1.0)\n"

@@ -35,7 +35,7 @@ def run(model_dir, strategy="default", devices=None, train_steps=10, batch=16, a
     from bertlab.training.trainer import Trainer
 
     if xla_fusion:  # before the strategy sets up the devices
-        from bertlab.training.xla_fusion import enable_elementwise_fusion
+        from bertlab.layers.xla_fusion import enable_elementwise_fusion
         enable_elementwise_fusion()
     task = toy_task.ToyTask(global_batch_size=batch, slow_seconds=slow_seconds)
     trainer_config = TrainerConfig(

@@ -20,7 +20,7 @@ that holds a whole training step (the clustered graph has a cycle), so with
 it on, the `Trainer` dispatches one step per `tf.function` call.
 
 Example:
->>> from bertlab.training import xla_fusion
+>>> from bertlab.layers import xla_fusion
 >>> xla_fusion.enable_elementwise_fusion()   # before any TensorFlow work
 >>> xla_fusion.auto_clustering_enabled()
 True
@@ -67,7 +67,7 @@ def enable_elementwise_fusion():
         raise RuntimeError(
             "XLA element-wise fusion must be enabled before TensorFlow sets up its devices "
             "(its first op, dataset, strategy or device query in this process): call "
-            "bertlab.training.xla_fusion.enable_elementwise_fusion() earlier, or start the "
+            "bertlab.layers.xla_fusion.enable_elementwise_fusion() earlier, or start the "
             f"process with {ENV_VAR}=\"{' '.join(ELEMENTWISE_FUSION_FLAGS)}\".")
     value = " ".join([current.strip()] + missing).strip()
     os.environ[ENV_VAR] = value

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from bertlab.serving.custom_ops import read_saved_model_proto
+from bertlab.export.custom_ops import read_saved_model_proto
 
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"

@@ -19,7 +19,7 @@ Example:
 import keras
 import tensorflow as tf
 
-from bertlab.pretraining import losses
+from bertlab.models import pretraining_losses as losses
 
 
 class _SumRatio(keras.metrics.Metric):

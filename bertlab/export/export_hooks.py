@@ -17,9 +17,9 @@ Example:
 
 import os
 
-from bertlab.serving.custom_ops import check_tf_serving_ops
-from bertlab.serving.model_config import write_models_config
-from bertlab.serving.warmup import write_default_warmup_requests
+from bertlab.export.custom_ops import check_tf_serving_ops
+from bertlab.export.model_config import write_models_config
+from bertlab.export.warmup import write_default_warmup_requests
 
 
 def prepare_for_serving(export_dir):

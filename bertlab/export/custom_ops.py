@@ -6,7 +6,7 @@ not register fails to load there with `Op type not registered`. This module
 lists the ops of a SavedModel (every node of its graph defs and of every
 function in their function libraries) and checks the custom ones against the
 ops registered by tensorflow-text 2.20.0 (`tf_text_2_20_0_ops.txt`, derived by
-`python -m bertlab.serving.derive_tf_text_ops`; its header says how).
+`python -m bertlab.export.derive_tf_text_ops`; its header says how).
 
 "Custom" means: registered by a tensorflow-text shared object in this process
 (asked from each library with TensorFlow's C API), or registered by nothing

@@ -1,8 +1,8 @@
 """Derives the ops registered by a tensorflow-text release that cannot be imported here.
 
     pip download tensorflow-text==2.20.0 --no-deps -d /tmp/tft
-    python -m bertlab.serving.derive_tf_text_ops --wheel=/tmp/tft/tensorflow_text-2.20.0-*.whl \
-        --release=2.20.0 --output=bertlab/serving/tf_text_2_20_0_ops.txt
+    python -m bertlab.export.derive_tf_text_ops --wheel=/tmp/tft/tensorflow_text-2.20.0-*.whl \
+        --release=2.20.0 --output=bertlab/export/tf_text_2_20_0_ops.txt
 
 An older release's shared objects do not load into a newer TensorFlow (their
 C++ ABI differs), so its op list cannot be asked for directly. Instead:
@@ -29,7 +29,7 @@ import zipfile
 
 from absl import app, flags
 
-from bertlab.serving.custom_ops import tf_text_library_files, tf_text_op_names
+from bertlab.export.custom_ops import tf_text_library_files, tf_text_op_names
 
 flags.DEFINE_string("wheel", None, "The tensorflow-text wheel (.whl) of the release to "
                     "describe, or the directory it was unpacked into.")
@@ -96,7 +96,7 @@ def main(argv):
     lines = [
         f"# Ops registered by tensorflow-text {FLAGS.release} (linked by TF Serving "
         f"{'.'.join(FLAGS.release.split('.')[:2])}).",
-        f"# Derived by `python -m bertlab.serving.derive_tf_text_ops` from the "
+        f"# Derived by `python -m bertlab.export.derive_tf_text_ops` from the "
         f"{FLAGS.release} wheel (pip download tensorflow-text=={FLAGS.release} --no-deps):",
         f"# the exact op list of tensorflow-text {tensorflow_text.__version__} (asked from its "
         "libraries with TensorFlow's C API),",
