@@ -3,7 +3,7 @@
 import dataclasses
 import pathlib
 
-from bertlab.tasks.fine_tuning import ScheduleConfig
+from bertlab.training.schedule import ScheduleConfig
 from bertlab.tasks.token_classification import TokenClassificationConfig
 from bertlab.training import OptimizerConfig, TrainerConfig
 

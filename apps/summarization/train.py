@@ -30,8 +30,8 @@ from bertlab.config import ConfigError
 from bertlab.tasks import seq2seq_cli
 from bertlab.tasks.encoder_config import resolve_init
 from bertlab.tasks.fine_tuning_cli import normalize_argv
-from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
 from bertlab.text.bert_preprocessor import read_lowercase_flag
+from bertlab.text.sentencepiece_tokenizer import subword_tokenizer
 from bertlab.text.wordpiece_codec import WordPieceCodec
 from bertlab.training import flags as training_flags
 
@@ -104,16 +104,15 @@ def run():
     # Teacher-forced training and validation loss use the first reference.
     splits = {"train": (train.sources, [r[0] for r in train.references]),
               "validation": (validation.sources, [r[0] for r in validation.references])}
-    summary = train_and_export(
+    summary = seq2seq_cli.train_seq2seq(
         config, tokenizer, splits, (validation.sources, validation.references), metric_fn,
         model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
-        export_decoding=export_decoding, export_jit_compile=FLAGS.export_jit_compile,
+        export_decoding=export_decoding,
         metadata={"app": APP_NAME, "config": os.path.basename(config_path),
                   "dataset": data.dataset, "language": data.language,
                   "init_from_bert": config.task.model.init_from_bert,
                   "first_sentence_baseline": baseline},
-        extra_summary={"first_sentence_baseline": baseline},
-        log_fn=logging.info)
+        extra_summary={"first_sentence_baseline": baseline})
     seq2seq_cli.print_train_summary(APP_NAME, model_dir, summary,
                                     extra={"first_sentence_baseline": baseline})
 

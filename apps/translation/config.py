@@ -5,7 +5,9 @@ import pathlib
 import typing
 
 from bertlab.decoding import DecodingConfig
-from bertlab.tasks.seq2seq import CheckpointSelectionConfig, Seq2SeqTaskConfig, SubwordConfig
+from bertlab.tasks.seq2seq import Seq2SeqTaskConfig
+from bertlab.text.sentencepiece_tokenizer import SubwordConfig
+from bertlab.training.checkpoint_selection import CheckpointSelectionConfig
 from bertlab.training import OptimizerConfig, TrainerConfig
 
 APP_NAME = "translation"

@@ -26,7 +26,7 @@ from apps.translation.data import load_pairs, parse_direction
 from apps.translation.metrics import translation_metrics
 from bertlab.tasks import seq2seq_cli
 from bertlab.tasks.fine_tuning_cli import normalize_argv
-from bertlab.tasks.seq2seq import subword_tokenizer, train_and_export
+from bertlab.text.sentencepiece_tokenizer import subword_tokenizer
 from bertlab.training import flags as training_flags
 
 seq2seq_cli.define_train_flags(APP_NAME, REPO_ROOT)
@@ -73,14 +73,13 @@ def run():
     def metric_fn(hypotheses, references):
         return translation_metrics(hypotheses, references, target_language)
 
-    summary = train_and_export(
+    summary = seq2seq_cli.train_seq2seq(
         config, tokenizer, {"train": train, "validation": validation}, validation, metric_fn,
         model_dir, export_dir=export_dir, strategy=strategy, output_key=OUTPUT_KEY,
-        export_decoding=export_decoding, export_jit_compile=FLAGS.export_jit_compile,
+        export_decoding=export_decoding,
         metadata={"app": APP_NAME, "config": os.path.basename(config_path),
                   "dataset": data.dataset, "direction": data.direction,
-                  "vocabulary_size": tokenizer.vocabulary_size},
-        log_fn=logging.info)
+                  "vocabulary_size": tokenizer.vocabulary_size})
     seq2seq_cli.print_train_summary(APP_NAME, model_dir, summary)
     return summary
 

@@ -1,8 +1,22 @@
-"""Exports for TF Serving: versioned atomic SavedModel directories and serving signatures."""
+"""Every export of bertlab: SavedModel writers, their signatures, and the one export sequence.
 
+- `publish` (publish.py): the one entry point that writes an export
+  atomically as a new TF Serving version, with metadata, warm-up requests, the
+  TF Serving op check and `models.config`.
+- Writers: `export_text_classifier` (text_classifier_export.py),
+  `export_token_classifier` (token_classifier_export.py),
+  `TextGenerationModule` (text_generation_module.py: translation,
+  summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
+- Around them: `versioned_export` (version directories, metadata),
+  `warmup`, `custom_ops`, `model_config`, and `ExportedModel`
+  (saved_model_client.py), which loads an export to run it in Python.
+"""
+
+from bertlab.export.publish import prepare_for_serving, publish, update_models_config
 from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIGNATURE,
                                                    export_text_classifier)
 from bertlab.export.token_classifier_export import export_token_classifier
+from bertlab.export.pretrained_encoder_export import export_pretrained_encoder
 from bertlab.export.versioned_export import (export_new_version, latest_version_dir,
                                              list_versions, read_metadata, write_metadata)
 from bertlab.export.saved_model_client import ExportedModel, read_texts, resolve_version_dir

@@ -89,6 +89,34 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def replace_directory(path, write_fn):
+    """Writes `path` with `write_fn`, atomically: into a temporary sibling, which
+    then replaces `path` (a previous `path` is moved aside first and removed
+    after). A failure leaves the previous content in place. Returns `path`."""
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent)
+    old = None
+    try:
+        write_fn(tmp)
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=parent)
+            os.rename(path, os.path.join(old, "previous"))
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if old is not None:  # put the previous content back
+                os.rename(os.path.join(old, "previous"), path)
+            raise
+        return path
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def write_metadata(saved_model_dir, metadata):
     """Writes `assets.extra/bertlab_export.json` (what the export is, for clients)."""
     directory = os.path.join(saved_model_dir, METADATA_DIR)

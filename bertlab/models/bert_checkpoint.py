@@ -235,26 +235,35 @@ def load_bert_encoder(cls, path, dtype=None, **overrides):
     return encoder
 
 
-def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True):
+def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True):
+    """Writes the encoder's Hugging Face-layout files (`model.safetensors`,
+    `config.json`, `tokenizer_config.json`, `vocab.txt` if a vocabulary is given)
+    into the existing `directory`."""
     from safetensors.numpy import save_file
 
-    path = os.path.abspath(os.fspath(path))
     if vocabulary is not None:
         vocabulary = load_vocabulary(vocabulary)
         if len(vocabulary) != encoder.vocabulary_size:
             raise CheckpointError(
                 f"The vocabulary has {len(vocabulary)} tokens, the encoder "
                 f"{encoder.vocabulary_size}.")
+    save_file(export_hf_weights(encoder), os.path.join(directory, "model.safetensors"))
+    write_bert_config(encoder, os.path.join(directory, "config.json"), lowercase)
+    with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}, f)
+    if vocabulary is not None:
+        save_vocabulary(vocabulary, os.path.join(directory, "vocab.txt"))
+
+
+def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True):
+    """`write_bert_checkpoint` into `path`, atomically (a temporary sibling renamed
+    into place; a previous `path` is replaced)."""
+    path = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
-        save_file(export_hf_weights(encoder), os.path.join(tmp, "model.safetensors"))
-        write_bert_config(encoder, os.path.join(tmp, "config.json"), lowercase)
-        with open(os.path.join(tmp, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-            json.dump({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}, f)
-        if vocabulary is not None:
-            save_vocabulary(vocabulary, os.path.join(tmp, "vocab.txt"))
+        write_bert_checkpoint(encoder, tmp, vocabulary, lowercase)
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
             os.rename(path, os.path.join(old, "previous"))

@@ -33,15 +33,15 @@ Example:
 """
 
 import dataclasses
-import os
 
 import tensorflow as tf
 
+from bertlab.export.pretrained_encoder_export import export_pretrained_encoder
+from bertlab.models import pretraining_losses as losses
+from bertlab.models import pretraining_metrics as metrics_lib
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
 from bertlab.pretraining import dataset as dataset_lib
-from bertlab.models import pretraining_losses as losses
-from bertlab.models import pretraining_metrics as metrics_lib
 from bertlab.text.vocabulary import load_vocabulary
 from bertlab.training.task import Task
 
@@ -62,7 +62,7 @@ class PretrainingTaskConfig:
         first record).
       vocab_file: the vocabulary of the data; its size sets the encoder's
         `vocabulary_size` when starting from scratch.
-      lowercase: recorded with the vocabulary by `save_encoder`.
+      lowercase: recorded with the vocabulary by `export`.
       init_checkpoint: a Hugging Face-layout directory to start from
         (`BertEncoder.from_pretrained`); empty: a fresh encoder.
       encoder_preset: size of a fresh encoder (`BERT_PRESETS`).
@@ -190,10 +190,9 @@ class PretrainingTask(Task):
         for metric in metrics:
             metric.update_state(labels, outputs)
 
-    def save_encoder(self, model, directory):
-        """Writes the pretrained encoder (and `vocab_file`'s vocabulary) in the
-        Hugging Face layout that `BertEncoder.from_pretrained` and
-        `BertPreprocessor.from_pretrained` read."""
-        os.makedirs(os.path.dirname(os.path.abspath(directory)), exist_ok=True)
-        model.encoder.save_pretrained(directory, vocabulary=self.vocabulary,
-                                      lowercase=self.config.lowercase)
+    def export(self, model, directory):
+        """Writes the pretrained encoder (and `vocab_file`'s vocabulary) into
+        `directory` in the Hugging Face layout that `BertEncoder.from_pretrained`
+        and `BertPreprocessor.from_pretrained` read; returns its metadata."""
+        return export_pretrained_encoder(model.encoder, directory, vocabulary=self.vocabulary,
+                                         lowercase=self.config.lowercase)

@@ -2,7 +2,8 @@
 
 An app's `train.py` supplies its config class (a dataclass with `task`,
 `trainer`, `optimizer`, `schedule` and `export_dir` sections) and its task
-class; this module defines the flags, reads the config and runs `fine_tune`.
+class; this module defines the flags, reads the config and runs the one driver
+(`bertlab.tasks.driver.train_and_export`).
 
 Flags, on top of `bertlab.training.flags` (`--config`, `--model_dir`,
 `--strategy`, `--mixed_precision`, `--jit_compile`, `--set key=value`):
@@ -29,8 +30,9 @@ import sys
 from absl import flags, logging
 
 from bertlab.config import load_config
-from bertlab.tasks.fine_tuning import apply_schedule, fine_tune
+from bertlab.tasks.driver import train_and_export
 from bertlab.training import flags as training_flags
+from bertlab.training.schedule import apply_schedule
 
 FLAGS = flags.FLAGS
 
@@ -84,14 +86,16 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
     task = task_cls(config.task, global_batch_size=config.trainer.global_batch_size)
     trainer_config, optimizer_config = apply_schedule(
         config.schedule, config.trainer, config.optimizer, task.num_examples("train"))
-    summary = fine_tune(task, trainer_config, optimizer_config, model_dir,
-                        export_dir=config.export_dir or None, strategy=strategy,
-                        metadata={"config": os.path.basename(FLAGS.config),
-                                  "init": config.task.encoder.init})
+    summary = train_and_export(task, trainer_config, optimizer_config, model_dir,
+                               export_dir=config.export_dir or None, strategy=strategy,
+                               metadata={"config": os.path.basename(FLAGS.config),
+                                         "init": config.task.encoder.init},
+                               report_split="report" if config.task.data.report else None)
     summary["model_dir"] = model_dir
     best = summary.get("best") or {}
     print(json.dumps({"app": app_name, "model_dir": model_dir,
                       "best_step": best.get("step"), "best": best.get("results"),
+                      "report": summary.get("report"),
                       "export": summary.get("export"),
                       "train_examples_per_second": summary.get("examples_per_second")},
                      default=str), file=sys.stdout)

@@ -24,14 +24,14 @@ from absl import logging
 
 from bertlab.data import (DEFAULT_BOUNDARIES, DataError, bucket_by_length, hold_out_every,
                           is_tfds_source, load_tfds_sentences, read_labeled_sentences)
-from bertlab.export import export_text_classifier, write_metadata
+from bertlab.export import export_text_classifier
 from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.training.task import Task
 
-SPLITS = ("train", "validation")
+SPLITS = ("train", "validation", "report")
 
 
 def check_validation_source(data):
@@ -57,6 +57,9 @@ class SentenceDataConfig:
       tfds_train_split, tfds_validation_split: TFDS split names.
       holdout_every: > 1: every n-th training example is held out as the
         validation split (deterministic; 10 -> 10 %); 0: off.
+      report: a source evaluated once, with the weights chosen on
+        `validation` (e.g. the official validation set when `holdout_every`
+        carves the split that chooses them); "" = none.
       text_column, label_column: TSV columns (default: found from the header).
       label_values: the labels as written in the data, in class order (TFDS
         data gives class names, which are accepted too).
@@ -70,6 +73,7 @@ class SentenceDataConfig:
     tfds_train_split: str = "train"
     tfds_validation_split: str = "validation"
     holdout_every: int = 0
+    report: str = ""
     text_column: typing.Optional[str] = None
     label_column: typing.Optional[str] = None
     label_values: typing.List[str] = dataclasses.field(default_factory=lambda: ["0", "1"])
@@ -150,10 +154,14 @@ def select_split(data, split, read, seed):
     Args:
       data: the task's data config (`train`, `validation`, `holdout_every`,
         `max_train_examples`, `max_validation_examples`).
-      split: "train" or "validation".
+      split: "train", "validation" or "report" (`data.report`, whole).
       read: `read(source, split_name)` -> examples with `len` and `select`.
       seed: picks the `max_*_examples` subset.
     """
+    if split == "report":
+        if not data.report:
+            raise ValueError("The task has no `data.report` split to evaluate.")
+        return read(data.report, "report")
     if data.holdout_every:
         examples = read(data.train, "train")
         examples = examples.select(hold_out_every(len(examples), data.holdout_every, split))
@@ -296,17 +304,17 @@ class SentenceClassificationTask(Task):
 
     # ---------------------------------------------------------------- export
 
-    def export(self, model, path, metadata=None):
-        """Writes the SavedModel (raw strings in, see `export_text_classifier`) at `path`."""
+    def export(self, model, path):
+        """Writes the SavedModel (raw strings in, see `export_text_classifier`) at `path`;
+        returns its metadata."""
         exported_policies = export_text_classifier(
             model, self.preprocessor, self.config.class_names, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
-        write_metadata(path, {
+        return {
             "task": "sentence_classification",
             "class_names": list(self.config.class_names),
             "label_values": list(self.config.data.label_values),
             "sequence_length": self.config.sequence_length,
             "lowercase": self.tokenizer.lowercase,
             "dtype_policies": exported_policies,
-            **(metadata or {}),
-        })
+        }

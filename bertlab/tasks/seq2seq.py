@@ -1,4 +1,4 @@
-"""Sequence-to-sequence training (translation, summarization) for the training runner.
+"""Sequence-to-sequence training (translation, summarization): the task, its config and loss.
 
 `Seq2SeqTask` trains a `Seq2SeqTransformer` with teacher forcing and
 label-smoothed cross-entropy on pairs of source/target strings. What it needs
@@ -10,35 +10,39 @@ Example formats (ids, `s`/`e` = start/end ids):
 - encoder input: `x1 ... xn e` (BERT-style with `source_start_token`: `s x1 ... xn e`);
 - decoder input: `s y1 ... ym`; labels: `y1 ... ym e`.
 
-`initialize_from_bert` turns a pretrained BERT checkpoint into the encoder and
-decoder of a `Seq2SeqTransformer` (BERT2BERT, Rothe et al., 2020).
-
-After training, `select_checkpoint` scores the latest checkpoints of the run
-(and optionally their average) with a generation metric on the validation
-split (BLEU, ROUGE: computed outside the graph, from decoded text) and leaves
-the best weights in the model, ready to export.
+With a `GenerationSetup`, the task also says how the run is judged and
+exported: after training, the driver (`bertlab.tasks.driver`) scores the
+latest checkpoints by a generation metric (BLEU, ROUGE: computed outside the
+graph from decoded text, `evaluate_generation`) and exports the best as a
+`TextGenerationModule` (`export`). BERT2BERT initialisation is
+`bertlab.models.bert2bert`.
 
 Example:
 >>> task = Seq2SeqTask(Seq2SeqTaskConfig(), tokenizer,
 ...                    {"train": (sources, targets), "validation": (val_sources, val_targets)},
-...                    global_batch_size=64)
->>> run_experiment(task, trainer_config, optimizer_config, "runs/translation")
+...                    global_batch_size=64,
+...                    generation=GenerationSetup(DecodingConfig(beam_width=4), bleu_fn,
+...                                               (val_sources, val_references)))
+>>> train_and_export(task, trainer_config, optimizer_config, "runs/translation",
+...                  export_dir="saved_models/translation")
 """
 
 import dataclasses
-import os
 import typing
 
 import keras
 import numpy as np
 import tensorflow as tf
+import tqdm
 
 from bertlab.data.length_bucketing import bucket_by_length
+from bertlab.decoding.seq2seq_generator import DecodingConfig
+from bertlab.export.text_generation_module import TextGenerationModule
+from bertlab.models.bert2bert import build_bert2bert
+from bertlab.models.dtype_policy_copy import layer_policies
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer
+from bertlab.training.checkpoint_selection import CheckpointSelectionConfig
 from bertlab.training.task import Task
-from bertlab.text.sentencepiece_tokenizer import (SentencePieceTokenizer,
-                                                  load_sentencepiece_model,
-                                                  save_sentencepiece_model, train_sentencepiece)
 
 DEFAULT_BOUNDARIES = [8, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256, 384]
 
@@ -145,34 +149,31 @@ def label_smoothed_cross_entropy(labels, logits, mask, epsilon):
 
 
 @dataclasses.dataclass
-class SubwordConfig:
-    """The SentencePiece model an app trains on its training split (one
-    vocabulary shared by source and target).
+class GenerationSetup:
+    """How a seq2seq run generates: to choose its checkpoint, and in its export.
 
-    Fields: `vocabulary_size` (soft limit), `model_type` ("unigram", "bpe"),
-    `character_coverage` (1.0 for Latin scripts, 0.9995 for Chinese),
-    `input_sentence_size` (sample this many sentences; 0 = all).
+    Fields:
+      decoding: `DecodingConfig` used to score checkpoints on validation.
+      metric_fn: `(hypotheses, references) -> dict` of metrics (floats, plus
+        optional strings such as a metric signature).
+      validation_examples: `(sources, references)` scored by `metric_fn`
+        (references may be lists of several references).
+      selection: `CheckpointSelectionConfig` (which checkpoints, which metric).
+      output_key: output name of the export's `serving_default` signature.
+      export_decoding: `DecodingConfig` fixed in the export (None: `decoding`).
+      export_jit_compile: export the generation XLA-compiled, computing in
+        float32 (about 2x faster on CPU; TF Serving then needs
+        `--xla_cpu_compilation_enabled=true`).
     """
 
-    vocabulary_size: int = 8000
-    model_type: str = "unigram"
-    character_coverage: float = 1.0
-    input_sentence_size: int = 0
-
-
-def subword_tokenizer(config, texts, model_path):
-    """The run's `SentencePieceTokenizer`: loaded from `model_path` when a
-    (resumed) run already has one, otherwise trained on `texts` and saved there
-    atomically."""
-    if os.path.isfile(model_path):
-        proto, _ = load_sentencepiece_model(model_path)
-    else:
-        proto = train_sentencepiece(
-            texts, config.vocabulary_size, model_type=config.model_type,
-            character_coverage=config.character_coverage,
-            input_sentence_size=config.input_sentence_size)
-        save_sentencepiece_model(proto, model_path)
-    return SentencePieceTokenizer(proto)
+    decoding: DecodingConfig
+    metric_fn: typing.Callable
+    validation_examples: tuple
+    selection: CheckpointSelectionConfig = dataclasses.field(
+        default_factory=CheckpointSelectionConfig)
+    output_key: str = "translation"
+    export_decoding: typing.Optional[DecodingConfig] = None
+    export_jit_compile: bool = False
 
 
 class Seq2SeqTask(Task):
@@ -185,13 +186,15 @@ class Seq2SeqTask(Task):
         lists of `str`.
       global_batch_size: sentence pairs per batch over all replicas (the
         runner's `TrainerConfig.global_batch_size`).
+      generation: a `GenerationSetup` (None: the task trains, but cannot
+        choose its checkpoint by generation or export).
 
     Features: `encoder_token_ids`, `encoder_padding_mask`, `decoder_token_ids`,
     `decoder_padding_mask` int32 `[b, len]`; labels: `target_ids`,
     `target_mask`. Metrics: token accuracy and perplexity (without smoothing).
     """
 
-    def __init__(self, config, tokenizer, splits, global_batch_size):
+    def __init__(self, config, tokenizer, splits, global_batch_size, generation=None):
         if "train" not in splits:
             raise ValueError("`splits` needs a 'train' entry.")
         for name, (sources, targets) in splits.items():
@@ -208,6 +211,10 @@ class Seq2SeqTask(Task):
         self._splits = dict(splits)
         self._encoded = {}
         self.model = None
+        self.generation = generation
+        self._selection_module = None
+        if generation is not None:
+            self.checkpoint_selection = generation.selection
 
     # -- Model ---------------------------------------------------------------------
 
@@ -332,329 +339,48 @@ class Seq2SeqTask(Task):
         return {"token_accuracy": correct / tokens,
                 "perplexity": float(np.exp(min(nll_sum / tokens, 50.0)))}
 
+    # -- Generation: choosing the checkpoint, exporting ------------------------------
 
-# -- BERT2BERT ---------------------------------------------------------------------
+    def _generation_module(self, model, decoding, jit_compile=False):
+        config = self.config
+        return TextGenerationModule(
+            model, self.tokenizer, decoding, config.max_source_length,
+            source_start_token=config.source_start_token,
+            output_key=self.generation.output_key, jit_compile=jit_compile,
+            dtype_policy="float32" if jit_compile else None)
 
+    def _require_generation(self):
+        if self.generation is None:
+            raise ValueError("This Seq2SeqTask has no `generation` setup to decode with.")
+        return self.generation
 
-def build_bert2bert(bert_dir, vocabulary_size=None, dropout=0.1, num_decoder_layers=None):
-    """A `Seq2SeqTransformer` whose encoder and decoder start from a pretrained BERT.
+    def evaluate_generation(self, model):
+        """Decodes the validation sources with `generation.decoding` and scores them
+        with `generation.metric_fn` (at most `selection.max_examples`); returns its dict."""
+        generation = self._require_generation()
+        if self._selection_module is None or self._selection_module.model is not model:
+            self._selection_module = self._generation_module(model, generation.decoding)
+        sources, references = generation.validation_examples
+        limit = generation.selection.max_examples
+        sources = list(sources[:limit] if limit else sources)
+        references = list(references[:limit] if limit else references)
+        with tqdm.tqdm(total=len(sources), desc="validation decoding", unit="text",
+                       leave=False) as bar:
+            hypotheses = self._selection_module.generate_text(
+                sources, generation.selection.batch_size, progress=bar.update)
+        return generation.metric_fn(hypotheses, references)
 
-    The encoder is BERT; each decoder layer copies the BERT layer of the same
-    index (self-attention, feed-forward, LayerNorms), and its cross-attention
-    starts from that layer's self-attention weights (query from the query
-    projection, keys/values from the key/value projections). Token, position
-    and embedding-LayerNorm weights are shared BERT's; BERT's segment-0
-    embedding is folded into the position table (the sum is the same). The
-    output projection is tied to the token embedding.
-
-    Args:
-      bert_dir: a Hugging Face-layout BERT directory (`BertEncoder.from_pretrained`).
-      vocabulary_size: must equal BERT's if given.
-      dropout: dropout of the new model.
-      num_decoder_layers: decoder depth (default: BERT's; at most BERT's).
-    """
-    from bertlab.models.bert_encoder import BertEncoder
-
-    bert = BertEncoder.from_pretrained(bert_dir)
-    if vocabulary_size is not None and int(vocabulary_size) != bert.vocabulary_size:
-        raise ValueError(f"`vocabulary_size`={vocabulary_size} differs from the BERT "
-                         f"checkpoint's {bert.vocabulary_size} ({bert_dir}).")
-    num_decoder_layers = num_decoder_layers or bert.num_layers
-    if num_decoder_layers > bert.num_layers:
-        raise ValueError(f"`num_decoder_layers`={num_decoder_layers} exceeds BERT's "
-                         f"{bert.num_layers} layers.")
-    model = Seq2SeqTransformer(
-        bert.vocabulary_size, num_encoder_layers=bert.num_layers,
-        num_decoder_layers=num_decoder_layers, hidden_dim=bert.hidden_dim,
-        num_heads=bert.num_heads, intermediate_dim=bert.intermediate_dim,
-        max_sequence_length=bert.max_sequence_length, dropout=dropout,
-        activation=bert.activation, layer_norm_epsilon=bert.layer_norm_epsilon,
-        normalize_first=bert.normalize_first, position_type=bert.position_type,
-        tie_output_embeddings=True, embedding_layer_norm=True)
-    initialize_from_bert(model, bert)
-    return model
-
-
-def initialize_from_bert(model, bert):
-    """Copies a `BertEncoder`'s weights into `model` (see `build_bert2bert`)."""
-    if model.hidden_dim != bert.hidden_dim or model.num_encoder_layers != bert.num_layers:
-        raise ValueError("The Seq2SeqTransformer does not have the BERT encoder's shape.")
-    if not model.embedding_layer_norm or model.position_type != bert.position_type:
-        raise ValueError("BERT2BERT needs `embedding_layer_norm=True` and BERT's position type.")
-    source = bert.embeddings
-    for target in (model.encoder_embeddings, model.decoder_embeddings):
-        target.token_embedding.set_weights(source.token_embedding.get_weights())
-        positions = source.position_embedding.get_weights()[0]
-        if source.segment_embedding is not None:
-            positions = positions + source.segment_embedding.get_weights()[0][0][None, :]
-        target.position_embedding.set_weights([positions])
-        target.layer_norm.set_weights(source.layer_norm.get_weights())
-    for bert_block, block in zip(bert.transformer_layers, model.encoder_blocks):
-        block.set_weights(bert_block.get_weights())
-    dim = bert.hidden_dim
-    for bert_block, block in zip(bert.transformer_layers, model.decoder_blocks):
-        attention = bert_block.attention
-        block.self_attention.set_weights(attention.get_weights())
-        block.self_attention_layer_norm.set_weights(bert_block.attention_layer_norm.get_weights())
-        kernel, bias = attention.qkv_dense.get_weights()
-        block.cross_attention.query_dense.set_weights([kernel[:, :dim], bias[:dim]])
-        block.cross_attention.key_value_dense.set_weights([kernel[:, dim:], bias[dim:]])
-        block.cross_attention.output_dense.set_weights(attention.output_dense.get_weights())
-        block.cross_attention_layer_norm.set_weights(bert_block.attention_layer_norm.get_weights())
-        block.feed_forward.set_weights(bert_block.feed_forward.get_weights())
-        block.output_layer_norm.set_weights(bert_block.output_layer_norm.get_weights())
-    return model
-
-
-# -- Checkpoint selection by a generation metric -----------------------------------------
-
-
-@dataclasses.dataclass
-class CheckpointSelectionConfig:
-    """Which weights of a run get exported.
-
-    Fields:
-      num_checkpoints: score the latest N checkpoints of the run (keep at least
-        that many: `trainer.keep_checkpoints`).
-      average_last: also score the element-wise average of the latest N
-        checkpoints' weights (0 = no averaging).
-      metric: the result key to maximize ("bleu", "rougeL", ...).
-      batch_size: texts per generation batch.
-      max_examples: validation examples used for selection (None = all).
-    """
-
-    num_checkpoints: int = 1
-    average_last: int = 0
-    metric: str = "bleu"
-    batch_size: int = 64
-    max_examples: typing.Optional[int] = None
-
-    def __post_init__(self):
-        if self.num_checkpoints < 1:
-            raise ValueError(f"`num_checkpoints` must be positive, got {self.num_checkpoints}.")
-        if self.average_last < 0 or self.average_last == 1:
-            raise ValueError(f"`average_last` must be 0 or >= 2, got {self.average_last}.")
-        if self.batch_size < 1:
-            raise ValueError(f"`batch_size` must be positive, got {self.batch_size}.")
-        if self.max_examples is not None and self.max_examples < 1:
-            raise ValueError(f"`max_examples` must be positive, got {self.max_examples}.")
-
-
-def run_checkpoints(model_dir):
-    """The run's complete checkpoints, oldest first (what the runner kept)."""
-    state = tf.train.get_checkpoint_state(model_dir)
-    if state is None:
-        return []
-    return [p for p in state.all_model_checkpoint_paths if tf.io.gfile.exists(p + ".index")]
-
-
-def checkpoint_step(path):
-    """The step of a runner checkpoint path (`.../ckpt-1200` -> 1200)."""
-    try:
-        return int(path.rsplit("-", 1)[-1])
-    except ValueError:
-        return None
-
-
-def restore_model_weights(model, checkpoint_path):
-    """Loads only the model's weights from a runner checkpoint (no optimizer)."""
-    tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial()
-
-
-def average_checkpoint_weights(model, checkpoint_paths):
-    """Sets `model`'s weights to the mean of the checkpoints' (Vaswani et al., 2017)."""
-    if not checkpoint_paths:
-        raise ValueError("No checkpoints to average.")
-    total = None
-    for path in checkpoint_paths:
-        restore_model_weights(model, path)
-        weights = [np.asarray(w, np.float64) for w in model.get_weights()]
-        total = weights if total is None else [t + w for t, w in zip(total, weights)]
-    model.set_weights([t / len(checkpoint_paths) for t in total])
-
-
-def select_checkpoint(model, model_dir, config, evaluate_fn, log_fn=print):
-    """Scores checkpoints of the run with `evaluate_fn` and keeps the best in `model`.
-
-    Args:
-      model: the run's model (its weights are replaced).
-      model_dir: the runner's model directory.
-      config: `CheckpointSelectionConfig`.
-      evaluate_fn: `() -> dict of metrics` for the model's current weights;
-        must contain `config.metric`.
-      log_fn: called with a line per candidate.
-
-    Returns:
-      `(best_name, {name: metrics})`: names are checkpoint basenames
-      (`ckpt-3000`) or `average(ckpt-2600..ckpt-3000)`. The model is left
-      holding the best candidate's weights.
-    """
-    paths = run_checkpoints(model_dir)
-    if not paths:
-        raise ValueError(f"No checkpoints in {model_dir} to select from.")
-    candidates = [(os.path.basename(p), [p]) for p in paths[-config.num_checkpoints:]]
-    if config.average_last:
-        if len(paths) < config.average_last:
-            log_fn(f"Only {len(paths)} checkpoint(s) kept: averaging those.")
-        averaged = paths[-config.average_last:]
-        if len(averaged) > 1:
-            name = (f"average({os.path.basename(averaged[0])}.."
-                    f"{os.path.basename(averaged[-1])})")
-            candidates.append((name, averaged))
-    results, best_name, best_value = {}, None, None
-    for name, group in candidates:
-        if len(group) == 1:
-            restore_model_weights(model, group[0])
-        else:
-            average_checkpoint_weights(model, group)
-        metrics = evaluate_fn()
-        if config.metric not in metrics:
-            raise ValueError(f"Selection metric {config.metric!r} is not among the "
-                             f"evaluation results {sorted(metrics)}.")
-        results[name] = metrics
-        log_fn(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                      for k, v in metrics.items()))
-        if best_value is None or metrics[config.metric] > best_value:
-            best_name, best_value = name, metrics[config.metric]
-    group = dict(candidates)[best_name]
-    if len(group) == 1:
-        restore_model_weights(model, group[0])
-    else:
-        average_checkpoint_weights(model, group)
-    return best_name, results
-
-
-# -- The whole app pipeline: train, select, export ------------------------------------
-
-
-def export_generation_module(module, export_dir, metadata):
-    """Saves a `TextGenerationModule` as the next version under `export_dir`
-    (atomically; TF Serving layout), with `metadata` in `assets.extra`, TF
-    Serving warm-up requests and the check that its custom ops are ones TF
-    Serving's tensorflow-text has (before the version appears); then rewrites
-    `models.config` beside `export_dir` (`bertlab.export.export_hooks`).
-    Returns `(version, path, models_config_path)`."""
-    from bertlab.export.versioned_export import export_new_version, write_metadata
-    from bertlab.export.export_hooks import prepare_for_serving, update_models_config
-
-    def write(directory):
+    def export(self, model, directory):
+        """Saves the `TextGenerationModule` (raw text in, generated text out) with the
+        export's decoding into `directory`; returns its metadata."""
+        generation = self._require_generation()
+        decoding = generation.export_decoding or generation.decoding
+        jit_compile = bool(generation.export_jit_compile)
+        module = self._generation_module(model, decoding, jit_compile)
         module.save(directory)
-        write_metadata(directory, metadata)
-        prepare_for_serving(directory)
-
-    version, path = export_new_version(export_dir, write)
-    return version, path, update_models_config(export_dir)
-
-
-def train_and_export(config, tokenizer, splits, validation_examples, metric_fn, model_dir,
-                     export_dir=None, strategy=None, output_key="translation",
-                     export_decoding=None, export_jit_compile=False, metadata=None,
-                     extra_summary=None, log_fn=print):
-    """Trains with the runner, picks the best checkpoint by a generation metric,
-    exports it, and completes `model_dir/summary.json`.
-
-    Args:
-      config: an app config with sections `task` (`Seq2SeqTaskConfig`),
-        `trainer`, `optimizer`, `decoding` (`DecodingConfig`, used for
-        selection) and `selection` (`CheckpointSelectionConfig`).
-      tokenizer: the run's tokenizer (see `Seq2SeqTask`).
-      splits: `{"train": (sources, targets), "validation": (sources, targets)}`
-        for teacher-forced training and validation loss.
-      validation_examples: `(sources, references)` scored by `metric_fn`
-        (references may be lists of several references).
-      metric_fn: `(hypotheses, references) -> dict` of metrics (floats, plus
-        optional strings such as a metric signature).
-      model_dir: the runner's directory.
-      export_dir: base directory of the exported versions (None: no export).
-      strategy: a `tf.distribute.Strategy` or name (in a multi-worker run only
-        the chief selects, exports and writes the summary).
-      output_key: output name of the `serving_default` signature.
-      export_decoding: `DecodingConfig` fixed in the export (default: `config.decoding`).
-      export_jit_compile: export the generation XLA-compiled, computing in
-        float32 (about 2x faster on CPU; TF Serving then needs
-        `--xla_cpu_compilation_enabled=true`).
-      metadata: dict stored with the export.
-      extra_summary: dict added to the summary (e.g. a baseline's scores).
-      log_fn: progress lines.
-
-    Returns:
-      The summary dict (also in `model_dir/summary.json`).
-    """
-    import tqdm
-
-    from bertlab.export.text_generation_module import TextGenerationModule
-    from bertlab.models.dtype_policy_copy import layer_policies
-    from bertlab.training import run_experiment
-    from bertlab.training import strategy as strategy_lib
-    from bertlab.training.runner import resolve_strategy
-    from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
-
-    if config.trainer.weight_average_decay:
-        raise ValueError("`trainer.weight_average_decay` is for classification and "
-                         "pretraining runs; a seq2seq run picks (and with "
-                         "`selection.average_last`, averages) its checkpoints by the "
-                         "generation metric instead.")
-    strategy = resolve_strategy(strategy, config.trainer)
-    task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size)
-    summary = run_experiment(task, config.trainer, config.optimizer, model_dir, strategy)
-    if strategy is not None and not strategy_lib.is_chief(strategy):
-        # Only the chief selects, exports and writes the summary.
-        return summary
-    model = task.model
-    sources, references = validation_examples
-    limit = config.selection.max_examples
-    selection_sources = list(sources[:limit] if limit else sources)
-    selection_references = list(references[:limit] if limit else references)
-    source_start = config.task.source_start_token
-    module = TextGenerationModule(model, tokenizer, config.decoding,
-                                  config.task.max_source_length,
-                                  source_start_token=source_start, output_key=output_key)
-
-    def evaluate_fn():
-        with tqdm.tqdm(total=len(selection_sources), desc="validation decoding",
-                       unit="text", leave=False) as bar:
-            hypotheses = module.generate_text(selection_sources, config.selection.batch_size,
-                                              progress=bar.update)
-        return metric_fn(hypotheses, selection_references)
-
-    best, results = select_checkpoint(model, model_dir, config.selection, evaluate_fn, log_fn)
-    writers = SummaryWriters(model_dir)
-    try:
-        for name, metrics in results.items():
-            step = checkpoint_step(name) or summary["steps"]
-            scalars = {f"generation/{k}": v for k, v in metrics.items()
-                       if isinstance(v, (int, float))}
-            writers.scalars("validation", scalars, step)
-    finally:
-        writers.close()
-    summary["checkpoint_selection"] = {"metric": config.selection.metric, "best": best,
-                                       "examples": len(selection_sources),
-                                       "candidates": results}
-    summary["validation_generation"] = results[best]
-    summary.update(extra_summary or {})
-    if export_dir:
-        export_decoding = export_decoding or config.decoding
-        export_module = module
-        if export_decoding != config.decoding or export_jit_compile:
-            export_module = TextGenerationModule(
-                model, tokenizer, export_decoding, config.task.max_source_length,
-                source_start_token=source_start, output_key=output_key,
-                jit_compile=export_jit_compile,
-                dtype_policy="float32" if export_jit_compile else None)
-        info = dict(metadata or {})
-        info.update(output_key=output_key, checkpoint=best,
-                    validation_generation=results[best],
-                    decoding=dataclasses.asdict(export_decoding),
-                    jit_compile=bool(export_jit_compile),
-                    dtype_policy=",".join(sorted(layer_policies(export_module.model))),
-                    max_source_length=config.task.max_source_length,
-                    source_start_token=source_start)
-        version, path, models_config = export_generation_module(export_module, export_dir,
-                                                                info)
-        summary["export"] = {"version": version, "path": os.path.abspath(path),
-                             "models_config": models_config,
-                             "decoding": dataclasses.asdict(export_decoding),
-                             "jit_compile": bool(export_jit_compile)}
-        log_fn(f"Exported version {version} to {path}")
-    write_json_atomic(os.path.join(model_dir, SUMMARY_FILE), summary)
-    return summary
+        return {"output_key": generation.output_key,
+                "decoding": dataclasses.asdict(decoding),
+                "jit_compile": jit_compile,
+                "dtype_policy": ",".join(sorted(layer_policies(module.model))),
+                "max_source_length": self.config.max_source_length,
+                "source_start_token": self.config.source_start_token}

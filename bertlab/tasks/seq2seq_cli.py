@@ -6,7 +6,8 @@ use this for the rest:
 - train: `define_train_flags` (the runner's flags and `--data_dir`,
   `--export_dir`, `--export_beam_width`, `--export_max_length`, `--export_jit_compile`),
   `read_config`, `export_decoding_from_flags`, `data_dir_from_flags`,
-  `model_dir_from_flags`, `print_train_summary`;
+  `model_dir_from_flags`, `train_seq2seq` (the task on the one driver),
+  `print_train_summary`;
 - evaluate: `generate` (the export's outputs for many texts, batched by
   length), `write_lines`;
 - predict: `print_generations`;
@@ -21,6 +22,7 @@ Example (an app's `train.py`):
         seq2seq_cli.run_main(argv, run, seq2seq_cli.TRAIN_ERRORS)
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -31,6 +33,8 @@ from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
 from bertlab.decoding import with_export_overrides
 from bertlab.export import ExportedModel, read_texts
+from bertlab.tasks.driver import train_and_export
+from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask
 from bertlab.text.sentencepiece_tokenizer import SentencePieceError
 from bertlab.training import flags as training_flags
 
@@ -94,6 +98,42 @@ def model_dir_from_flags(repo_root, app_name, run_name):
     """`--model_dir` made absolute, else `<repo_root>/runs/<app_name>/<run_name>`."""
     return os.path.abspath(FLAGS.model_dir) if FLAGS.model_dir else str(
         repo_root / "runs" / app_name / run_name)
+
+
+def train_seq2seq(config, tokenizer, splits, validation_examples, metric_fn, model_dir,
+                  export_dir, strategy, output_key, export_decoding, metadata,
+                  extra_summary=None):
+    """Trains a `Seq2SeqTask` on the one driver: the latest checkpoints (and their
+    average) are scored by `metric_fn` on `validation_examples` with
+    `config.decoding`, and the best is exported with `export_decoding` (and
+    `--export_jit_compile`).
+
+    Args:
+      config: the app config (sections `task`, `trainer`, `optimizer`,
+        `decoding`, `selection`).
+      tokenizer: the run's tokenizer (see `Seq2SeqTask`).
+      splits: `{"train": (sources, targets), "validation": (sources, targets)}`
+        for teacher-forced training and validation loss.
+      validation_examples: `(sources, references)` scored by `metric_fn`.
+      metric_fn: `(hypotheses, references) -> dict`.
+      model_dir, export_dir, strategy, metadata, extra_summary: see
+        `bertlab.tasks.driver.train_and_export`.
+      output_key: output name of the export's `serving_default`.
+      export_decoding: `DecodingConfig` fixed in the export.
+    """
+    generation = GenerationSetup(
+        decoding=config.decoding, metric_fn=metric_fn, validation_examples=validation_examples,
+        selection=config.selection, output_key=output_key, export_decoding=export_decoding,
+        export_jit_compile=FLAGS.export_jit_compile)
+    task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size,
+                       generation=generation)
+    summary = train_and_export(task, config.trainer, config.optimizer, model_dir,
+                               export_dir=export_dir, strategy=strategy, metadata=metadata,
+                               extra_summary=extra_summary)
+    if summary.get("export"):
+        summary["export"].update(decoding=dataclasses.asdict(export_decoding),
+                                 jit_compile=bool(FLAGS.export_jit_compile))
+    return summary
 
 
 def print_train_summary(app_name, model_dir, summary, extra=None):

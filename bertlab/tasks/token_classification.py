@@ -22,7 +22,7 @@ from absl import logging
 
 from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tfds_tagged,
                           read_conll)
-from bertlab.export import export_token_classifier, write_metadata
+from bertlab.export import export_token_classifier
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
@@ -49,6 +49,9 @@ class TaggedDataConfig:
       token_column, tag_column: CoNLL columns (0-based; negative from the end).
       holdout_every: > 1: every n-th training sentence is the validation
         split (deterministic); 0: off.
+      report: a source evaluated once, with the weights chosen on
+        `validation` (e.g. CoNLL's official validation file when
+        `holdout_every` carves the split that chooses them); "" = none.
       max_train_examples, max_validation_examples: > 0: a deterministic
         random subset of this many sentences; 0: all.
     """
@@ -62,6 +65,7 @@ class TaggedDataConfig:
     token_column: int = 0
     tag_column: int = -1
     holdout_every: int = 0
+    report: str = ""
     max_train_examples: int = 0
     max_validation_examples: int = 0
 
@@ -264,16 +268,16 @@ class TokenClassificationTask(Task):
     def serving_sequence_length(self):
         return self.config.serving_sequence_length or self.config.sequence_length
 
-    def export(self, model, path, metadata=None):
-        """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`."""
+    def export(self, model, path):
+        """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`;
+        returns its metadata."""
         exported_policies = export_token_classifier(
             model, self.tokenizer, self.tag_names, self.serving_sequence_length, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
-        write_metadata(path, {
+        return {
             "task": "token_classification",
             "tag_names": list(self.tag_names),
             "sequence_length": self.serving_sequence_length,
             "lowercase": self.tokenizer.lowercase,
             "dtype_policies": exported_policies,
-            **(metadata or {}),
-        })
+        }

@@ -12,6 +12,7 @@ Special ids of the models trained here: 0 `<pad>`, 1 `<unk>`, 2 `<s>` (start),
 """
 
 import base64
+import dataclasses
 import io
 import os
 import tempfile
@@ -213,3 +214,34 @@ class SentencePieceTokenizer(keras.layers.Layer):
         config = super().get_config()
         config.update(model=base64.b64encode(self.proto).decode("ascii"))
         return config
+
+
+@dataclasses.dataclass
+class SubwordConfig:
+    """The SentencePiece model an app trains on its training split (one
+    vocabulary shared by source and target).
+
+    Fields: `vocabulary_size` (soft limit), `model_type` ("unigram", "bpe"),
+    `character_coverage` (1.0 for Latin scripts, 0.9995 for Chinese),
+    `input_sentence_size` (sample this many sentences; 0 = all).
+    """
+
+    vocabulary_size: int = 8000
+    model_type: str = "unigram"
+    character_coverage: float = 1.0
+    input_sentence_size: int = 0
+
+
+def subword_tokenizer(config, texts, model_path):
+    """The run's `SentencePieceTokenizer`: loaded from `model_path` when a
+    (resumed) run already has one, otherwise trained on `texts` and saved there
+    atomically."""
+    if os.path.isfile(model_path):
+        proto, _ = load_sentencepiece_model(model_path)
+    else:
+        proto = train_sentencepiece(
+            texts, config.vocabulary_size, model_type=config.model_type,
+            character_coverage=config.character_coverage,
+            input_sentence_size=config.input_sentence_size)
+        save_sentencepiece_model(proto, model_path)
+    return SentencePieceTokenizer(proto)

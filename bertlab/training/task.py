@@ -29,6 +29,13 @@ class Task(abc.ABC):
     """
 
     global_batch_size = None
+    # The validation result that picks the weights a run exports (higher is
+    # better; e.g. "accuracy", "entity_f1"). None: the last (averaged) weights.
+    main_metric = None
+    # A `CheckpointSelectionConfig` for tasks judged outside the graph (BLEU,
+    # ROUGE of decoded text): after training, the driver scores the latest
+    # checkpoints with `evaluate_generation(model)` and exports the best.
+    checkpoint_selection = None
 
     @abc.abstractmethod
     def build_model(self):
@@ -69,3 +76,11 @@ class Task(abc.ABC):
         (seqeval F1, BLEU, ROUGE) may override `evaluate` in the app instead.
         """
         return {m.name: float(m.result()) for m in metrics}
+
+    def export(self, model, directory):
+        """Writes the task's export of `model` (a SavedModel that takes raw text, or
+        a pretrained encoder) into the empty `directory`; returns a JSON-able
+        dict of what a client needs to know (labels, lengths, output names).
+        Called by `bertlab.tasks.driver` through `bertlab.export.publish`, which
+        adds the metadata file, warm-up requests, the op check and the version."""
+        raise NotImplementedError(f"{type(self).__name__} has no export.")

@@ -3,7 +3,8 @@ vocabulary learned from it, and pretraining data created from it."""
 
 import pytest
 
-from bertlab.pretraining import corpus, vocabulary_learning
+from bertlab.pretraining import corpus
+from bertlab.text import vocabulary_learning
 from bertlab.text import save_vocabulary
 from tests.pretraining.helpers import make_data
 

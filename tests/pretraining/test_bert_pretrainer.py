@@ -6,7 +6,7 @@ import pytest
 
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
-from bertlab.pretraining import losses
+from bertlab.models import pretraining_losses as losses
 
 VOCAB, SEQ, PRED, BATCH = 50, 16, 4, 8
 

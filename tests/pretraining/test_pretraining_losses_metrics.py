@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bertlab.pretraining import losses, metrics
+from bertlab.models import pretraining_losses as losses
+from bertlab.models import pretraining_metrics as metrics
 
 RNG = np.random.default_rng(0)
 LOGITS = RNG.normal(size=(3, 4, 7)).astype("float32")

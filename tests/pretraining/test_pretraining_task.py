@@ -5,9 +5,10 @@ import pytest
 import tensorflow as tf
 
 from bertlab.config import load_config
+from bertlab.export import publish
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
-from bertlab.pretraining import losses
+from bertlab.models import pretraining_losses as losses
 from bertlab.pretraining.task import PretrainingTask, PretrainingTaskConfig
 from bertlab.text import load_vocabulary
 
@@ -95,7 +96,7 @@ def test_mlm_only_task(pretraining_files, vocab_file):
     assert [m.name for m in task.build_metrics()] == ["mlm_accuracy", "mlm_perplexity"]
 
 
-def test_init_checkpoint_and_save_encoder(pretraining_files, vocab_file, tmp_path):
+def test_init_checkpoint_and_export(pretraining_files, vocab_file, tmp_path):
     vocab = load_vocabulary(str(vocab_file))
     source = BertEncoder(vocabulary_size=len(vocab), **TINY)
     source.save_pretrained(str(tmp_path / "init"), vocabulary=vocab)
@@ -104,7 +105,7 @@ def test_init_checkpoint_and_save_encoder(pretraining_files, vocab_file, tmp_pat
     model = task.build_model()
     np.testing.assert_array_equal(model.encoder.token_embedding.embeddings.numpy(),
                                   source.token_embedding.embeddings.numpy())
-    task.save_encoder(model, str(tmp_path / "out" / "encoder"))
+    publish(str(tmp_path / "out" / "encoder"), lambda d: task.export(model, d), versioned=False)
     reloaded = BertEncoder.from_pretrained(str(tmp_path / "out" / "encoder"))
     np.testing.assert_array_equal(reloaded.token_embedding.embeddings.numpy(),
                                   source.token_embedding.embeddings.numpy())

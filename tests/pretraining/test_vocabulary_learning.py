@@ -5,7 +5,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from bertlab.pretraining import vocabulary_learning
+from bertlab.text import vocabulary_learning
 from bertlab.text import BertTokenizer, basic_tokenize, load_vocabulary
 from bertlab.text.vocabulary import SPECIAL_TOKENS
 

@@ -5,7 +5,7 @@ Sentiment and NER: tiny random BERT encoders with the MiniLM vocabulary
 `Seq2SeqTransformer` with a small SentencePiece model learned from Multi30k.
 Each export goes through `export_new_version` with the serving hook
 (`prepare_for_serving`: warm-up requests, op check) inside its write function,
-then `models.config` is written, as `bertlab.export.export_hooks` describes.
+then `models.config` is written, as `bertlab.export.publish` does.
 """
 
 import os
@@ -21,7 +21,7 @@ from bertlab.models import Seq2SeqTransformer
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_token_classifier import BertTokenClassifier
-from bertlab.export.export_hooks import prepare_for_serving, update_models_config
+from bertlab.export.publish import prepare_for_serving, update_models_config
 from bertlab.text import BertPreprocessor
 from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 

@@ -6,10 +6,13 @@ import pytest
 import tensorflow as tf
 
 from bertlab.models import BertEncoder
-from bertlab.tasks.seq2seq import (CheckpointSelectionConfig, Seq2SeqModelConfig, Seq2SeqTask,
-                                   Seq2SeqTaskConfig, SubwordConfig, average_checkpoint_weights,
-                                   build_bert2bert, label_smoothed_cross_entropy,
-                                   run_checkpoints, select_checkpoint, subword_tokenizer)
+from bertlab.models.bert2bert import build_bert2bert
+from bertlab.tasks.seq2seq import (Seq2SeqModelConfig, Seq2SeqTask, Seq2SeqTaskConfig,
+                                   label_smoothed_cross_entropy)
+from bertlab.text.sentencepiece_tokenizer import SubwordConfig, subword_tokenizer
+from bertlab.training.checkpoint_selection import (CheckpointSelectionConfig,
+                                                   average_checkpoint_weights, run_checkpoints,
+                                                   select_checkpoint)
 from bertlab.text.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID
 from bertlab.training import OptimizerConfig, TrainerConfig, run_experiment
 

@@ -1,4 +1,4 @@
-"""Fine-tuning driver: epochs -> steps, the best validation checkpoint kept and exported."""
+"""The one driver: the best validation weights kept, restored, reported once and exported."""
 
 import json
 import os
@@ -7,22 +7,8 @@ import numpy as np
 import pytest
 
 from bertlab.export import read_metadata
-from bertlab.tasks import BestModelTrainer, ScheduleConfig, apply_schedule, fine_tune
-from bertlab.training import OptimizerConfig, TrainerConfig
-
-
-def test_apply_schedule():
-    trainer, optimizer = apply_schedule(ScheduleConfig(epochs=2, evals_per_epoch=2,
-                                                       warmup_fraction=0.1),
-                                        TrainerConfig(global_batch_size=8), OptimizerConfig(),
-                                        num_train_examples=100)
-    assert (trainer.train_steps, trainer.eval_interval, trainer.checkpoint_interval) == (26, 6, 6)
-    assert optimizer.warmup_steps == 3
-    same = apply_schedule(ScheduleConfig(epochs=0), TrainerConfig(train_steps=7),
-                          OptimizerConfig(warmup_steps=2), 100)
-    assert same[0].train_steps == 7 and same[1].warmup_steps == 2
-    with pytest.raises(ValueError, match="warmup_fraction"):
-        ScheduleConfig(warmup_fraction=1.5)
+from bertlab.tasks import train_and_export
+from bertlab.training import BestModelTrainer, OptimizerConfig, TrainerConfig
 
 
 @pytest.fixture
@@ -47,8 +33,8 @@ def test_best_checkpoint_is_kept_restored_and_exported(tmp_path, task, monkeypat
                                    log_interval=3, steps_per_loop=3, checkpoint_interval=0,
                                    weight_average_decay=weight_average_decay)
     model_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
-    summary = fine_tune(task, trainer_config, OptimizerConfig(learning_rate=3e-3),
-                        model_dir, export_dir=export_dir, metadata={"note": "test"})
+    summary = train_and_export(task, trainer_config, OptimizerConfig(learning_rate=3e-3),
+                               model_dir, export_dir=export_dir, metadata={"note": "test"})
 
     assert [step for step, _, _ in evaluations] == [3, 6, 9]
     best_step, best_value, best_loss = max(evaluations, key=lambda e: (e[1], -e[0]))
@@ -85,7 +71,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from bertlab.tasks import (EncoderConfig, TaggedDataConfig, TokenClassificationConfig,
-                           TokenClassificationTask, fine_tune)
+                           TokenClassificationTask, train_and_export)
 from bertlab.training import OptimizerConfig, TrainerConfig
 out, data_dir, vocab = sys.argv[1:4]
 config = TokenClassificationConfig(
@@ -95,11 +81,12 @@ config = TokenClassificationConfig(
     sequence_length=64)
 task = TokenClassificationTask(config, global_batch_size=8)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-summary = fine_tune(task, TrainerConfig(train_steps=4, global_batch_size=8, eval_interval=2,
-                                        weight_average_decay=0.9,
-                                        log_interval=2, steps_per_loop=2, checkpoint_interval=0),
-                    OptimizerConfig(learning_rate=1e-3), out + "/run", export_dir=out + "/export",
-                    strategy=strategy)
+summary = train_and_export(
+    task, TrainerConfig(train_steps=4, global_batch_size=8, eval_interval=2,
+                        weight_average_decay=0.9, log_interval=2, steps_per_loop=2,
+                        checkpoint_interval=0),
+    OptimizerConfig(learning_rate=1e-3), out + "/run", export_dir=out + "/export",
+    strategy=strategy)
 served = tf.saved_model.load(summary["export"]["path"]).signatures["serving_default"]
 tags = served(text=tf.constant(["EU rejects German call"]))["tags"].numpy().tolist()
 print(json.dumps({"replicas": summary["num_replicas"], "best_step": summary["best"]["step"],
@@ -107,7 +94,7 @@ print(json.dumps({"replicas": summary["num_replicas"], "best_step": summary["bes
 """
 
 
-def test_fine_tune_and_export_under_mirrored_strategy(tmp_path, data_dir, minilm_dir):
+def test_train_and_export_under_mirrored_strategy(tmp_path, data_dir, minilm_dir):
     import subprocess
     import sys
 
@@ -119,3 +106,47 @@ def test_fine_tune_and_export_under_mirrored_strategy(tmp_path, data_dir, minilm
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["best_step"] in (2, 4)
     assert len(out["tags"][0]) == 4
+
+
+def test_report_split_is_scored_once_with_the_chosen_weights(tmp_path, tiny_sentence_task):
+    # Checkpoints are chosen on every 10th training sentence; the official dev set is
+    # the report split, evaluated once after the choice and recorded in the export.
+    task = tiny_sentence_task(data={"train": "sst2/train.tsv", "validation": "",
+                                    "holdout_every": 10, "report": "sst2/dev.tsv",
+                                    "max_train_examples": 160, "max_validation_examples": 48})
+    assert task.num_examples("validation") == 48 and task.num_examples("report") == 872
+    reported = []
+    original = BestModelTrainer.evaluate
+
+    def recording(self, split="validation", steps=None):
+        results = original(self, split, steps)
+        reported.append(split)
+        return results
+
+    BestModelTrainer.evaluate = recording
+    try:
+        model_dir, export_dir = str(tmp_path / "run"), str(tmp_path / "export")
+        summary = train_and_export(
+            task, TrainerConfig(train_steps=6, global_batch_size=16, eval_interval=3,
+                                log_interval=3, steps_per_loop=3, checkpoint_interval=0),
+            OptimizerConfig(learning_rate=3e-3), model_dir, export_dir=export_dir,
+            report_split="report")
+    finally:
+        BestModelTrainer.evaluate = original
+    assert reported.count("report") == 1 and reported[-1] == "report"
+    assert set(summary["report"]) == {"loss", "accuracy"}
+    metadata = read_metadata(os.path.join(export_dir, "1"))
+    assert metadata["report"] == {"split": "report", **summary["report"]}
+    assert metadata["validation"] == summary["best"]["results"]
+
+    # The report is the best weights' score on dev, not the last weights'.
+    trainer = BestModelTrainer(task, TrainerConfig(train_steps=6, global_batch_size=16),
+                               OptimizerConfig(), model_dir, metric="accuracy")
+    trainer.restore_best()
+    assert trainer.evaluate("report")["accuracy"] == pytest.approx(summary["report"]["accuracy"])
+    trainer.close()
+
+
+def test_report_split_must_exist(tiny_sentence_task):
+    with pytest.raises(ValueError, match="no `data.report`"):
+        tiny_sentence_task().examples("report")

@@ -1,0 +1,141 @@
+"""The one driver of every app: train -> keep the best -> export a new version -> summary.
+
+`train_and_export` runs a whole job for any task of the runner (classification,
+tagging, seq2seq, pretraining, and whatever comes next):
+
+1. writes `model_dir/run_config.json` (the run's settings);
+2. trains with the one runner (`BestModelTrainer`, resuming from `model_dir`);
+   when the task names a `main_metric`, the weights of the best validation
+   evaluation are kept in `model_dir/best/` during training (with weight
+   averaging, the averaged weights are the ones evaluated and kept);
+3. picks the weights to export: the best kept ones; or, for a task with a
+   `checkpoint_selection` (seq2seq: BLEU, ROUGE of decoded text), the best of
+   the latest checkpoints (and their average) scored by
+   `task.evaluate_generation`; else the last (averaged) weights;
+4. with a `report_split`, evaluates those weights once on it (an official
+   validation set that played no part in choosing them);
+5. exports them through `bertlab.export.publish` (the one export sequence:
+   atomic version, metadata, warm-up requests, op check, `models.config`),
+   with the task's writer `task.export(model, directory) -> metadata`;
+6. writes `model_dir/summary.json`.
+
+It lives above `bertlab/export` (tasks level) because it calls it; the
+runner, the best-weight keeping and the checkpoint selection it sequences are
+in `bertlab/training`.
+
+Example:
+>>> summary = train_and_export(task, trainer_config, optimizer_config, "runs/sst2",
+...                            export_dir="saved_models/sentiment",
+...                            metadata={"config": "default.yaml"})
+>>> summary["export"]["path"]
+'/repo/saved_models/sentiment/1'
+"""
+
+import dataclasses
+import os
+
+from absl import logging
+
+from bertlab.export.publish import publish
+from bertlab.training.best_model_trainer import BestModelTrainer
+from bertlab.training.checkpoint_selection import checkpoint_step, select_checkpoint
+from bertlab.training.runner import RUN_CONFIG_FILE, resolve_strategy
+from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
+
+
+def _select_by_generation(task, trainer, summary, log_fn):
+    """Step 3 for a task with `checkpoint_selection`: leaves the best candidate's
+    weights in the model; returns the facts for the export's metadata."""
+    selection = task.checkpoint_selection
+    model = trainer.model
+    best, results = select_checkpoint(model, trainer.model_dir, selection,
+                                      lambda: task.evaluate_generation(model), log_fn)
+    writers = SummaryWriters(trainer.model_dir)
+    try:
+        for name, metrics in results.items():
+            scalars = {f"generation/{k}": v for k, v in metrics.items()
+                       if isinstance(v, (int, float))}
+            writers.scalars("validation", scalars, checkpoint_step(name) or summary["steps"])
+    finally:
+        writers.close()
+    summary["checkpoint_selection"] = {"metric": selection.metric, "best": best,
+                                       "candidates": results}
+    summary["validation_generation"] = results[best]
+    return {"checkpoint": best, "validation_generation": results[best]}
+
+
+def train_and_export(task, trainer_config, optimizer_config, model_dir, export_dir=None,
+                     strategy=None, metadata=None, versioned_export=True,
+                     report_split=None, extra_summary=None, log_fn=logging.info):
+    """Trains `task`, picks the weights to export, exports them, writes the summary.
+
+    Args:
+      task: a `bertlab.training.Task` with `export(model, directory) -> dict`
+        when `export_dir` is given; optional `main_metric` (the validation
+        result to keep the best weights by, higher is better) or
+        `checkpoint_selection` with `evaluate_generation(model) -> dict`.
+      trainer_config, optimizer_config: the runner's configs.
+      model_dir: checkpoints, `best/`, TensorBoard logs, `run_config.json`,
+        `summary.json`.
+      export_dir: base directory of the versioned exports (None: no export).
+      strategy: a `tf.distribute.Strategy`, a strategy name or None (one
+        device). In a multi-worker run only the chief selects, exports and
+        writes the summary.
+      metadata: JSON-able facts of the run written into the export's metadata.
+      versioned_export: export as a new integer version of `export_dir` (TF
+        Serving) or replace `export_dir` itself (a pretrained encoder).
+      report_split: a split of the task evaluated once, after the weights are
+        chosen (e.g. the official validation set, when checkpoints are chosen
+        on a split carved from the training data); its results go to
+        `summary["report"]` and the export's metadata.
+      extra_summary: dict added to the summary (e.g. a baseline's scores).
+      log_fn: progress lines.
+
+    Returns:
+      The summary dict (the runner's, plus `best`, `export` and what the
+      selection and report added), also written to `model_dir/summary.json`.
+    """
+    selection = getattr(task, "checkpoint_selection", None)
+    if selection is not None and trainer_config.weight_average_decay:
+        raise ValueError("`trainer.weight_average_decay` is for runs that keep their best "
+                         "evaluation; this task picks (and with `selection.average_last`, "
+                         "averages) its checkpoints by a generation metric instead.")
+    strategy = resolve_strategy(strategy, trainer_config)
+    trainer = BestModelTrainer(task, trainer_config, optimizer_config, model_dir, strategy,
+                               metric=getattr(task, "main_metric", None))
+    try:
+        if trainer.is_chief:
+            write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
+                "trainer": dataclasses.asdict(trainer_config),
+                "optimizer": dataclasses.asdict(optimizer_config),
+                "task": type(task).__name__,
+            })
+        summary = trainer.train()
+        if not trainer.is_chief:
+            return summary
+        best = trainer.restore_best()
+        if best is None and trainer.weight_average is not None:
+            trainer.weight_average.swap()  # nothing kept: export the averaged weights
+        summary["best"] = best
+        if selection is not None:
+            facts = _select_by_generation(task, trainer, summary, log_fn)
+        else:
+            facts = {"validation": best["results"] if best else summary.get("final_eval"),
+                     "step": best["step"] if best else summary["steps"]}
+        if report_split:
+            summary["report"] = trainer.evaluate(report_split)
+            facts["report"] = {"split": report_split, **summary["report"]}
+            log_fn(f"{report_split}: " + ", ".join(
+                f"{k} {v:.4f}" for k, v in summary["report"].items()
+                if isinstance(v, float)))
+        summary.update(extra_summary or {})
+        summary["export"] = None
+        if export_dir:
+            summary["export"] = publish(
+                export_dir, lambda directory: task.export(trainer.model, directory),
+                metadata={**facts, **(metadata or {})}, versioned=versioned_export)
+            log_fn(f"Exported {summary['export']['path']}")
+        write_json_atomic(os.path.join(model_dir, SUMMARY_FILE), summary)
+        return summary
+    finally:
+        trainer.close()
