@@ -19,7 +19,7 @@ import os
 import re
 
 from bertlab.data.readers import DataError, read_text_lines
-from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source
+from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source, load_tfds_text_pairs
 
 SPLITS = ("train", "validation")
 DATASETS = ("scitldr", "csl_ts")
@@ -110,24 +110,10 @@ def read_tsv_examples(path):
 
 
 def _tfds(name, split, data_dir, source_feature, target_feature):
-    import tensorflow_datasets as tfds
-
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as e:  # TFDS raises its own not-found types
-        raise DataError(f"Unknown TFDS dataset {name!r}: {e}") from e
-    if not builder.is_prepared():
-        raise DataError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} "
-                        f"(no downloads here); prepare it elsewhere and copy it.")
-    for feature in (source_feature, target_feature):
-        if feature not in builder.info.features:
-            raise DataError(f"TFDS dataset {name!r} has no feature {feature!r}; it has "
-                            f"{sorted(builder.info.features.keys())}.")
-    sources, references = [], []
-    for example in builder.as_dataset(split=split, shuffle_files=False).as_numpy_iterator():
-        sources.append(example[source_feature].decode("utf-8"))
-        references.append([example[target_feature].decode("utf-8")])
-    return SummarizationExamples(sources, references, [first_sentence(s) for s in sources])
+    sources, targets = load_tfds_text_pairs(name, split, source_feature, target_feature,
+                                            data_dir)
+    return SummarizationExamples(sources, [[t] for t in targets],
+                                 [first_sentence(s) for s in sources])
 
 
 def load_examples(dataset, split, data_dir, limit=None, csl_validation_size=200,

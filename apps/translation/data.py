@@ -12,7 +12,7 @@ Datasets (under the data directory, see each folder's README):
 import os
 
 from bertlab.data.readers import DataError, read_text_lines
-from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source
+from bertlab.data.tfds_sources import TFDS_PREFIX, is_tfds_source, load_tfds_text_pairs
 
 SPLITS = ("train", "validation")
 DIRECTIONS = {"multi30k": ("en-de", "de-en"), "tatoeba_zh_en": ("en-zh", "zh-en")}
@@ -66,29 +66,6 @@ def read_tsv_pairs(path):
     return sources, references
 
 
-def _tfds(name, split, source, target, data_dir):
-    import tensorflow_datasets as tfds
-
-    tfds_split = {"train": "train", "validation": "validation"}[split]
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as e:  # TFDS raises its own not-found types
-        raise DataError(f"Unknown TFDS dataset {name!r}: {e}") from e
-    if not builder.is_prepared():
-        raise DataError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} "
-                        f"(no downloads here); prepare it elsewhere and copy it.")
-    features = builder.info.features
-    for language in (source, target):
-        if language not in features:
-            raise DataError(f"TFDS dataset {name!r} has no {language!r} feature; it has "
-                            f"{sorted(features.keys())}.")
-    sources, targets = [], []
-    for example in builder.as_dataset(split=tfds_split, shuffle_files=False).as_numpy_iterator():
-        sources.append(example[source].decode("utf-8"))
-        targets.append(example[target].decode("utf-8"))
-    return sources, targets
-
-
 def load_pairs(dataset, split, direction, data_dir, limit=None):
     """Reads `(sources, targets)` of a split, in file order.
 
@@ -104,7 +81,8 @@ def load_pairs(dataset, split, direction, data_dir, limit=None):
         raise DataError(f"`split` must be one of {SPLITS}, got {split!r}.")
     source, target = parse_direction(direction)
     if is_tfds_source(dataset):
-        pairs = _tfds(dataset[len(TFDS_PREFIX):], split, source, target, data_dir)
+        pairs = load_tfds_text_pairs(dataset[len(TFDS_PREFIX):], split, source, target,
+                                     data_dir)
     elif dataset in DIRECTIONS:
         if direction not in DIRECTIONS[dataset]:
             raise DataError(f"Dataset {dataset!r} supports directions {DIRECTIONS[dataset]}, "

@@ -11,4 +11,5 @@ from bertlab.data.readers import (
     read_labeled_sentences,
     read_text_lines,
 )
-from bertlab.data.tfds_sources import is_tfds_source, load_tfds_sentences, load_tfds_tagged
+from bertlab.data.tfds_sources import (is_tfds_source, load_tfds_sentences, load_tfds_tagged,
+                                       load_tfds_text_pairs)

@@ -9,6 +9,7 @@ and a `ClassLabel` tag sequence (`conll2003`: `tokens`, `ner`).
 Example:
 >>> sentences = load_tfds_sentences("glue/sst2", "validation")
 >>> tagged = load_tfds_tagged("conll2003", "validation")
+>>> sources, targets = load_tfds_text_pairs("wmt14_translate/de-en", "validation", "en", "de")
 """
 
 from bertlab.data.readers import DataError, LabeledSentences, TaggedSentences
@@ -23,6 +24,7 @@ def is_tfds_source(source):
 
 def _load(name, split, data_dir):
     try:
+        # deferred: tensorflow_datasets takes seconds to import; only tfds: sources need it
         import tensorflow_datasets as tfds
     except ImportError as e:  # pragma: no cover - tfds is a dependency
         raise DataError(f"TFDS dataset {name!r} requested but tensorflow_datasets is not "
@@ -42,6 +44,15 @@ def _load(name, split, data_dir):
     return builder, builder.as_dataset(split=split, shuffle_files=False)
 
 
+def _require_features(name, builder, *keys):
+    features = builder.info.features
+    for key in keys:
+        if key not in features:
+            raise DataError(f"TFDS dataset {name!r} has no feature {key!r}; it has "
+                            f"{sorted(features.keys())}.")
+    return features
+
+
 def load_tfds_sentences(name, split, data_dir=None, text_feature="sentence",
                         label_feature="label"):
     """Reads a prepared TFDS text-classification dataset.
@@ -53,11 +64,7 @@ def load_tfds_sentences(name, split, data_dir=None, text_feature="sentence",
       (GLUE test sets) are an error.
     """
     builder, dataset = _load(name, split, data_dir)
-    features = builder.info.features
-    for key in (text_feature, label_feature):
-        if key not in features:
-            raise DataError(f"TFDS dataset {name!r} has no feature {key!r}; it has "
-                            f"{sorted(features.keys())}.")
+    features = _require_features(name, builder, text_feature, label_feature)
     names = features[label_feature].names
     texts, labels = [], []
     for example in dataset.as_numpy_iterator():
@@ -72,11 +79,7 @@ def load_tfds_sentences(name, split, data_dir=None, text_feature="sentence",
 def load_tfds_tagged(name, split, data_dir=None, tokens_feature="tokens", tags_feature="ner"):
     """Reads a prepared TFDS tagging dataset into `TaggedSentences` (tag names)."""
     builder, dataset = _load(name, split, data_dir)
-    features = builder.info.features
-    for key in (tokens_feature, tags_feature):
-        if key not in features:
-            raise DataError(f"TFDS dataset {name!r} has no feature {key!r}; it has "
-                            f"{sorted(features.keys())}.")
+    features = _require_features(name, builder, tokens_feature, tags_feature)
     names = features[tags_feature].feature.names
     tokens, tags = [], []
     for example in dataset.as_numpy_iterator():
@@ -86,3 +89,15 @@ def load_tfds_tagged(name, split, data_dir=None, tokens_feature="tokens", tags_f
         tokens.append(words)
         tags.append([names[int(t)] for t in example[tags_feature]])
     return TaggedSentences(tokens, tags)
+
+
+def load_tfds_text_pairs(name, split, source_feature, target_feature, data_dir=None):
+    """Reads a prepared TFDS dataset of text pairs (translation: `en`/`de`;
+    summarization: `source`/`target` features) as two lists of `str`."""
+    builder, dataset = _load(name, split, data_dir)
+    _require_features(name, builder, source_feature, target_feature)
+    sources, targets = [], []
+    for example in dataset.as_numpy_iterator():
+        sources.append(example[source_feature].decode("utf-8"))
+        targets.append(example[target_feature].decode("utf-8"))
+    return sources, targets

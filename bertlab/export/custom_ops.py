@@ -22,6 +22,12 @@ import functools
 import glob
 import os
 
+import tensorflow_text
+from google.protobuf.message import DecodeError
+from tensorflow.core.framework import op_def_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.client import pywrap_tf_session as c_api
+
 TF_SERVING_TF_TEXT_RELEASE = "2.20.0"
 ALLOWED_OPS_FILE = os.path.join(os.path.dirname(__file__), "tf_text_2_20_0_ops.txt")
 
@@ -37,8 +43,6 @@ def read_saved_model_proto(saved_model_dir):
       FileNotFoundError: there is no `saved_model.pb`.
       ValueError: the file is not a SavedModel proto.
     """
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
 
     path = os.path.join(os.fspath(saved_model_dir), "saved_model.pb")
     if not os.path.isfile(path):
@@ -71,7 +75,6 @@ def saved_model_ops(saved_model_dir):
 
 
 def _op_names(op_list_bytes):
-    from tensorflow.core.framework import op_def_pb2
 
     op_list = op_def_pb2.OpList()
     op_list.ParseFromString(op_list_bytes)
@@ -82,7 +85,6 @@ def tf_text_library_files(package_dir=None):
     """The op libraries (`_*.so` under `python/`) of a tensorflow-text package directory
     (default: the installed one)."""
     if package_dir is None:
-        import tensorflow_text
 
         package_dir = os.path.dirname(tensorflow_text.__file__)
     return sorted(glob.glob(os.path.join(package_dir, "python", "**", "_*.so"), recursive=True))
@@ -91,7 +93,6 @@ def tf_text_library_files(package_dir=None):
 @functools.lru_cache(maxsize=None)
 def tf_text_op_names():
     """The ops registered by the installed tensorflow-text (each library asked for its op list)."""
-    from tensorflow.python.client import pywrap_tf_session as c_api
 
     names = set()
     for path in tf_text_library_files():
@@ -105,7 +106,6 @@ def tf_text_op_names():
 
 def registered_op_names():
     """Every op registered in this process (core TensorFlow plus loaded plugins)."""
-    from tensorflow.python.client import pywrap_tf_session as c_api
 
     buffer = c_api.TF_GetAllOpList()
     try:
@@ -116,7 +116,6 @@ def registered_op_names():
 
 def custom_ops(saved_model_dir):
     """The non-core ops of an export: tensorflow-text's, and any op this process does not know."""
-    import tensorflow_text  # noqa: F401  (registers its ops)
 
     used = saved_model_ops(saved_model_dir)
     return (used & tf_text_op_names()) | (used - registered_op_names())

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import zipfile
 
+import tensorflow_text
+
 from absl import app, flags
 
 from bertlab.export.custom_ops import tf_text_library_files, tf_text_op_names
@@ -81,7 +83,6 @@ def derive(package_dir, installed_ops=None):
 
 def main(argv):
     del argv
-    import tensorflow_text
 
     if not FLAGS.wheel or not FLAGS.release:
         raise app.UsageError("--wheel and --release are required.")

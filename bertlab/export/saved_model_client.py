@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before loading)
 
 from bertlab.export.versioned_export import latest_version_dir, read_metadata
 
@@ -45,7 +46,6 @@ class ExportedModel:
     """
 
     def __init__(self, model_dir):
-        import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
 
         self.path = resolve_version_dir(model_dir)
         self.metadata = read_metadata(self.path)

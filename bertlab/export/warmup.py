@@ -20,6 +20,8 @@ Example:
 import os
 
 import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from bertlab.export.custom_ops import read_saved_model_proto
 
@@ -44,8 +46,6 @@ def warmup_path(export_dir):
 
 
 def _prediction_log(signature_name, inputs, model_name):
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     request = predict_pb2.PredictRequest()
     request.model_spec.signature_name = signature_name
@@ -64,8 +64,6 @@ def _prediction_log(signature_name, inputs, model_name):
 def read_warmup_requests(export_dir):
     """The requests of an export's warm-up file: a list of `(signature_name, {input: ndarray})`
     (empty if there is no file)."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import prediction_log_pb2
 
     path = warmup_path(export_dir)
     if not os.path.isfile(path):
@@ -100,7 +98,6 @@ def write_warmup_requests(export_dir, signature_name, examples, model_name=None)
       ValueError: no examples, an example without inputs, or more than
         `MAX_WARMUP_RECORDS` requests in all.
     """
-    import tensorflow as tf
 
     examples = list(examples)
     if not examples:
@@ -129,7 +126,6 @@ def write_warmup_requests(export_dir, signature_name, examples, model_name=None)
 def signature_inputs(export_dir):
     """`{signature: {input: (numpy dtype, shape with -1 for unknown)}}` read from
     `saved_model.pb` (nothing is loaded)."""
-    import tensorflow as tf
 
     meta_graph = read_saved_model_proto(export_dir).meta_graphs[0]
     result = {}

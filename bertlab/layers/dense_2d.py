@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from bertlab.layers.xla_fusion import auto_clustering_enabled
+
 
 @tf.custom_gradient
 def add_bias_matmul_gradient(outputs, bias):
@@ -26,7 +28,6 @@ def _xla_sums_bias():
     """Whether XLA auto-clustering (bertlab's `xla_fusion`) is on: it compiles
     `BiasAddGrad` with a float32 sum, fused with neighbouring element-wise
     work, which is then as exact and no slower than the matmul gradient."""
-    from bertlab.layers.xla_fusion import auto_clustering_enabled  # no import cycle at load
 
     return auto_clustering_enabled()
 

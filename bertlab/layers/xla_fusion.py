@@ -47,6 +47,7 @@ def _devices_initialized():
     """Whether TensorFlow has already set up its devices (and read `TF_XLA_FLAGS`)."""
     if "tensorflow" not in sys.modules:
         return False
+    # deferred: this module must not import TensorFlow (it sets flags read at TF start-up)
     from tensorflow.python.eager import context
     return getattr(context.context(), "_physical_devices", None) is not None
 

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
 
 from bertlab.text.vocabulary import load_vocabulary, save_vocabulary
 
@@ -203,8 +205,6 @@ def export_hf_weights(encoder):
 
 
 def load_bert_encoder(cls, path, dtype=None, **overrides):
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
 
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -239,7 +239,6 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True):
     """Writes the encoder's Hugging Face-layout files (`model.safetensors`,
     `config.json`, `tokenizer_config.json`, `vocab.txt` if a vocabulary is given)
     into the existing `directory`."""
-    from safetensors.numpy import save_file
 
     if vocabulary is not None:
         vocabulary = load_vocabulary(vocabulary)

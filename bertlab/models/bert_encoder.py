@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from bertlab.models import bert_checkpoint
 from bertlab.layers.bert_embeddings import BertEmbeddings
 from bertlab.layers.dense_2d import Dense2D
 from bertlab.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -243,7 +244,6 @@ class BertEncoder(keras.Model):
         present, must have `vocab_size` lines. `overrides` replace config values
         that do not change weight shapes (dropout, for instance).
         """
-        from bertlab.models import bert_checkpoint
 
         return bert_checkpoint.load_bert_encoder(cls, path, dtype=dtype, **overrides)
 
@@ -251,6 +251,5 @@ class BertEncoder(keras.Model):
         """Writes the encoder (and optionally its vocabulary) in the layout that
         `from_pretrained` and `BertPreprocessor.from_pretrained` read. Atomic:
         written to a temporary directory, then renamed into place."""
-        from bertlab.models import bert_checkpoint
 
         bert_checkpoint.save_bert_encoder(self, path, vocabulary=vocabulary, lowercase=lowercase)

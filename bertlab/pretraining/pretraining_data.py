@@ -54,6 +54,7 @@ import random
 
 import numpy as np
 import tensorflow as tf
+import tqdm
 from absl import logging
 
 from bertlab.pretraining import corpus
@@ -261,7 +262,6 @@ def create_pretraining_data(input_patterns, vocab_file, output_prefix, config=No
     writers = [tf.io.TFRecordWriter(p) for p in tmp_paths]
     progress = None
     if show_progress:
-        import tqdm
         progress = tqdm.tqdm(unit=" docs", desc="create_data")
     try:
         buffer = collections.deque(maxlen=config.random_buffer_documents)

