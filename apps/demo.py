@@ -122,6 +122,7 @@ def describe(served, info, texts):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from apps.serve.app_views import describe as describe_app
     from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
 
     try:
@@ -139,7 +140,8 @@ def main(argv):
         sys.exit(1)
     for name in names:
         served = registry.get(name)
-        info = served.app_info()
+        info = describe_app(served.metadata, served.inputs.get("serving_default", {}),
+                            served.outputs.get("serving_default", []))
         print(f"== {name} (version {served.version}): {info['label']}")
         texts = examples_for(info)
         if "serving_default" not in served.inputs or set(

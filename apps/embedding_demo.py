@@ -8,12 +8,9 @@ package), embeds the sentences (mean of the token vectors, as sentence-
 transformers does for this checkpoint) and prints their cosine similarities.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "Checkpoint directory; default: the MiniLM package's.")

@@ -46,18 +46,18 @@ def sst2_dev_sentences(data_dir):
 def tiny_sentence_task(data_dir, minilm_dir):
     """`make(global_batch_size=16, data=None, **config)`: a sentiment task on a slice of SST-2
     with a 1-layer, 32-wide encoder and MiniLM's vocabulary (for runner and export tests);
-    `data`: `SentenceDataConfig` fields replacing the slice's."""
-    from bertlab.tasks import (EncoderConfig, SentenceClassificationConfig,
-                               SentenceClassificationTask, SentenceDataConfig)
+    `data`: `TextDataConfig` fields replacing the slice's."""
+    from bertlab.tasks import (EncoderConfig, TextClassificationConfig,
+                               TextClassificationTask, TextDataConfig)
 
     def make(global_batch_size=16, data=None, **config):
         data = {"data_dir": str(data_dir), "max_train_examples": 200,
                 "max_validation_examples": 64, **(data or {})}
-        return SentenceClassificationTask(SentenceClassificationConfig(
+        return TextClassificationTask(TextClassificationConfig(
             encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
                                   intermediate_dim=64, max_sequence_length=64,
                                   vocabulary=f"{minilm_dir}/vocab.txt"),
-            data=SentenceDataConfig(**data),
+            data=TextDataConfig(**data),
             sequence_length=32, eval_batch_size=64, **config), global_batch_size=global_batch_size)
 
     return make

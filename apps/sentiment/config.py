@@ -4,7 +4,7 @@ import dataclasses
 import pathlib
 
 from bertlab.training.schedule import ScheduleConfig
-from bertlab.tasks.sentence_classification import SentenceClassificationConfig
+from bertlab.tasks.text_classification import TextClassificationConfig
 from bertlab.training import OptimizerConfig, TrainerConfig
 
 APP_NAME = "sentiment"
@@ -17,8 +17,8 @@ class SentimentConfig:
     `schedule` (epochs, warm-up), `export_dir` (versioned SavedModels; relative
     paths are relative to the repository)."""
 
-    task: SentenceClassificationConfig = dataclasses.field(
-        default_factory=SentenceClassificationConfig)
+    task: TextClassificationConfig = dataclasses.field(
+        default_factory=TextClassificationConfig)
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)

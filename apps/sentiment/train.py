@@ -15,7 +15,7 @@ from absl import app
 
 from apps.sentiment.config import APP_NAME, REPO_ROOT, SentimentConfig
 from bertlab.tasks import fine_tuning_cli
-from bertlab.tasks.sentence_classification import SentenceClassificationTask
+from bertlab.tasks.text_classification import TextClassificationTask
 
 fine_tuning_cli.define_flags(APP_NAME, REPO_ROOT)
 
@@ -23,7 +23,7 @@ fine_tuning_cli.define_flags(APP_NAME, REPO_ROOT)
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    fine_tuning_cli.run_training_app(APP_NAME, SentimentConfig, SentenceClassificationTask,
+    fine_tuning_cli.run_training_app(APP_NAME, SentimentConfig, TextClassificationTask,
                                      REPO_ROOT)
 
 

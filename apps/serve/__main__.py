@@ -10,10 +10,11 @@ model is served; a new version exported meanwhile is loaded, warmed up and
 swapped in without a restart; a broken one is refused (logged) while the
 previous one keeps serving. Concurrent requests are batched on the server.
 Binds to 127.0.0.1 (this machine only) unless `--host` says otherwise.
+What the demo page shows of each model comes from its export's metadata,
+read by `apps.serve.app_views` (the server itself knows no app).
 """
 
 import logging
-import os
 import pathlib
 import sys
 
@@ -47,10 +48,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
     from bertlab.serving.rest_codec import Limits
     from bertlab.serving.rest_server import BackgroundServer, create_app
+
+    from apps.serve.app_views import describe
 
     try:
         registry = ModelRegistry(
@@ -67,7 +69,8 @@ def main(argv):
                         FLAGS.model_base_path)
     application = create_app(registry, str(STATIC_DIR) if FLAGS.demo_page else None,
                              max_body_bytes=FLAGS.max_body_bytes,
-                             limits=Limits(FLAGS.max_rows, FLAGS.max_text_chars))
+                             limits=Limits(FLAGS.max_rows, FLAGS.max_text_chars),
+                             describe=describe)
     try:
         server = BackgroundServer(application, FLAGS.host, FLAGS.port, log_level="info",
                                   access_log=True)

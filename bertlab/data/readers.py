@@ -14,8 +14,10 @@ Example:
 (['West', 'Indian'], ['B-MISC', 'I-MISC'])
 """
 
+import csv
 import dataclasses
 import os
+import typing
 
 DOCSTART = "-DOCSTART-"
 TEXT_COLUMN_NAMES = ("sentence", "text_a", "text", "review")
@@ -28,16 +30,20 @@ class DataError(ValueError):
 
 @dataclasses.dataclass
 class LabeledSentences:
-    """Parallel lists of texts and their (string) labels."""
+    """Parallel lists of texts and their (string) labels; `pairs`: the second text of
+    each example for sentence-pair data (paraphrase, entailment, similarity), else None."""
 
     texts: list
     labels: list
+    pairs: typing.Optional[list] = None
 
     def __len__(self):
         return len(self.texts)
 
     def select(self, indices):
-        return LabeledSentences([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+        pairs = None if self.pairs is None else [self.pairs[i] for i in indices]
+        return LabeledSentences([self.texts[i] for i in indices],
+                                [self.labels[i] for i in indices], pairs)
 
 
 @dataclasses.dataclass
@@ -96,9 +102,26 @@ def _find_column(header, wanted, names, path, what):
                     f"{', '.join(names)}).")
 
 
+FILE_FORMATS = ("tsv", "csv")
+
+
+def _split_rows(lines, path, file_format):
+    """The fields of each line: TSV splits on tabs (quotes are text); CSV follows
+    RFC 4180 quoting (commas and quotes inside quoted fields)."""
+    if file_format == "tsv":
+        return [line.split("\t") for line in lines]
+    if file_format == "csv":
+        try:
+            return list(csv.reader(lines, strict=True))
+        except csv.Error as e:
+            raise DataError(f"{path}: malformed CSV: {e}") from None
+    raise ValueError(f"`file_format` must be one of {FILE_FORMATS}, got {file_format!r}.")
+
+
 def read_labeled_sentences(path, text_column=None, label_column=None, has_header=True,
-                           label_names=None):
-    """Reads a TSV file of sentences and labels.
+                           label_names=None, text_pair_column=None, file_format="tsv",
+                           extra_columns=False):
+    """Reads a TSV (or CSV) file of texts and labels, optionally with a second text.
 
     Args:
       path: the file. Its first line is a header naming the columns (GLUE's
@@ -107,13 +130,20 @@ def read_labeled_sentences(path, text_column=None, label_column=None, has_header
       text_column, label_column: column names (or 0-based indices). By default
         the text column is the first of `sentence`, `text_a`, `text`, `review`
         in the header and the label column is `label`; without a header, 0 and
-        1.
+        1. `text_column` may also be a list of columns, joined with a space
+        into one text (AG News: title and description).
       has_header: whether the first line is a header.
       label_names: the allowed labels; a line with another label is an error.
+      text_pair_column: the column of a second text (sentence pairs), or None.
+      file_format: "tsv" (tab-separated, quotes are literal) or "csv"
+        (comma-separated, RFC 4180 quoting).
+      extra_columns: accept rows with more columns than the first row or the
+        header (STS Benchmark has trailing fields on some rows); the columns
+        read must be present.
 
     Returns:
       `LabeledSentences` (texts as in the file, labels as strings with
-      surrounding whitespace removed).
+      surrounding whitespace removed, `pairs` with `text_pair_column`).
 
     Raises:
       DataError: the file is missing, not UTF-8, empty, or a line has the
@@ -123,41 +153,54 @@ def read_labeled_sentences(path, text_column=None, label_column=None, has_header
     lines = read_text_lines(path)
     while lines and lines[-1] == "":
         lines.pop()
+    rows = _split_rows(lines, path, file_format)
     if has_header:
-        if not lines:
+        if not rows:
             raise DataError(f"{path}: the file is empty (expected a header line).")
-        header = [h.strip() for h in lines[0].split("\t")]
-        body, first_line = lines[1:], 2
+        header = [h.strip() for h in rows[0]]
+        body, first_line = rows[1:], 2
     else:
         header = None
-        body, first_line = lines, 1
+        body, first_line = rows, 1
+    text_columns = text_column if isinstance(text_column, (list, tuple)) else [text_column]
     if header is not None:
-        text_index = _find_column(header, text_column, TEXT_COLUMN_NAMES, path, "text")
+        text_indices = [_find_column(header, c, TEXT_COLUMN_NAMES, path, "text")
+                        for c in text_columns]
         label_index = _find_column(header, label_column, LABEL_COLUMN_NAMES, path, "label")
+        pair_index = (None if text_pair_column is None else
+                      _find_column(header, text_pair_column, (), path, "text pair"))
         num_columns = len(header)
     else:
-        text_index = 0 if text_column is None else int(text_column)
+        text_indices = [0 if c is None else int(c) for c in text_columns]
         label_index = 1 if label_column is None else int(label_column)
+        pair_index = None if text_pair_column is None else int(text_pair_column)
         num_columns = None
+    needed = max(text_indices + [label_index] + ([pair_index] if pair_index is not None
+                                                 else [])) + 1
+    separator = "tab-separated" if file_format == "tsv" else "comma-separated"
     allowed = None if label_names is None else set(label_names)
-    texts, labels = [], []
-    for offset, line in enumerate(body):
+    texts, labels, pairs = [], [], []
+    for offset, fields in enumerate(body):
         line_number = first_line + offset
-        if line == "":
+        if not fields or fields == [""]:
             raise DataError(f"{path}:{line_number}: empty line.")
-        fields = line.split("\t")
         if num_columns is None:
             num_columns = len(fields)
-            if max(text_index, label_index) >= num_columns:
-                raise DataError(f"{path}:{line_number}: expected at least "
-                                f"{max(text_index, label_index) + 1} tab-separated columns, "
-                                f"got {num_columns}.")
-        if len(fields) != num_columns:
-            raise DataError(f"{path}:{line_number}: expected {num_columns} tab-separated "
+            if needed > num_columns:
+                raise DataError(f"{path}:{line_number}: expected at least {needed} "
+                                f"{separator} columns, got {num_columns}.")
+        if len(fields) != num_columns and not (extra_columns and len(fields) >= needed):
+            raise DataError(f"{path}:{line_number}: expected {num_columns} {separator} "
                             f"columns, got {len(fields)}.")
-        text, label = fields[text_index], fields[label_index].strip()
+        text = " ".join(fields[i].strip() for i in text_indices) if len(text_indices) > 1 \
+            else fields[text_indices[0]]
+        label = fields[label_index].strip()
         if not text.strip():
             raise DataError(f"{path}:{line_number}: empty text.")
+        if pair_index is not None:
+            if not fields[pair_index].strip():
+                raise DataError(f"{path}:{line_number}: empty text pair.")
+            pairs.append(fields[pair_index])
         if allowed is not None and label not in allowed:
             raise DataError(f"{path}:{line_number}: unknown label {label!r}; expected one of "
                             f"{sorted(allowed)}.")
@@ -165,7 +208,7 @@ def read_labeled_sentences(path, text_column=None, label_column=None, has_header
         labels.append(label)
     if not texts:
         raise DataError(f"{path}: no examples.")
-    return LabeledSentences(texts, labels)
+    return LabeledSentences(texts, labels, pairs if pair_index is not None else None)
 
 
 def check_bio_tag(tag):

@@ -1,18 +1,26 @@
-"""SavedModel of a text classifier: raw strings in, class names and probabilities out.
+"""SavedModel of a text classifier: raw strings in, class names and probabilities (or a
+score) out.
 
 Signatures (TF Serving; `saved_model_cli show --all` lists them):
-- `serving_default`: input `text` tf.string `[None]`; outputs `label`
-  tf.string `[None]` (a class name) and `probabilities` float32
-  `[None, num_classes]`. Tokenization (the in-graph BERT tokenizer) is inside.
+- `serving_default`: input `text` tf.string `[None]` (and `text_pair`
+  tf.string `[None]` for a sentence-pair model); outputs `label` tf.string
+  `[None]` (a class name) and `probabilities` float32 `[None, num_classes]`,
+  or, for a regression model (STS-B), `score` float32 `[None]`. Tokenization
+  (the in-graph BERT tokenizer) is inside.
 - `serve_token_ids`: inputs `token_ids`, `segment_ids`, `padding_mask` int32
   `[None, None]`; outputs `logits` and `probabilities` float32
-  `[None, num_classes]`, for servers without text ops or clients that
-  tokenize themselves.
+  `[None, num_classes]` (regression: `score`), for servers without text ops
+  or clients that tokenize themselves.
+
+A binary classifier with a `positive_class` and a `decision_threshold` (chosen
+on validation, e.g. for spam) labels a text with the positive class when that
+class's probability reaches the threshold, instead of the most probable class.
 
 Loading needs only `tensorflow` and `import tensorflow_text` (for the
 tokenizer's ops): the functions are traced graphs, no bertlab or keras-hub code.
-The text is packed as `[CLS] tokens [SEP]` by slicing, not with
-tensorflow-text's `RoundRobinTrimmer`: its `TFText>RoundRobinTrim` op (TF Text
+The text is packed as `[CLS] tokens [SEP]` (a pair: `[CLS] a [SEP] b [SEP]`,
+the longer text trimmed first, `BertPreprocessor`'s rule) with plain TF ops, not
+with tensorflow-text's `RoundRobinTrimmer`: its `TFText>RoundRobinTrim` op (TF Text
 2.16+) is missing from the TF Text that TF Serving embeds (2.12,
 tensorflow/serving#4057), so the graph uses only ops stock TF Serving has.
 Every batch of strings is accepted: empty strings and invalid UTF-8 are handled
@@ -32,7 +40,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
-from bertlab.text.bert_preprocessor import pack_ragged
+from bertlab.text.bert_preprocessor import pack_ragged, trim_segments
 
 TEXT_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "serve_token_ids"
@@ -62,78 +70,132 @@ def logits_and_probabilities(model):
     return run
 
 
-def write_archive(path, tokenizer, serve_text, run):
-    """Writes the SavedModel at `path`: `serve_text(text)` as `serving_default` and
-    `run` (see `logits_and_probabilities`) on token ids as `serve_token_ids`.
+def score_of(model):
+    """`run(features)` -> float32 `[batch]` scores of a one-output regression `model`."""
+
+    def run(features):
+        features = ensure_min_width(features)
+        return tf.cast(model(features, training=False), tf.float32)[:, 0]
+
+    return run
+
+
+def write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs=("text",)):
+    """Writes the SavedModel at `path`: `serve_text(*texts)` as `serving_default` (one
+    `tf.string [None]` input per name in `text_inputs`) and
+    `serve_token_ids(token_ids, segment_ids, padding_mask)` as `serve_token_ids`.
 
     The model's variables are saved once, as the endpoints use them (tracking
     the Keras model too would store every weight a second time).
     """
-
-    def serve_token_ids(token_ids, segment_ids, padding_mask):
-        logits, probabilities = run({"token_ids": token_ids, "segment_ids": segment_ids,
-                                     "padding_mask": padding_mask})
-        return {"logits": logits, "probabilities": probabilities}
-
     archive = keras.export.ExportArchive()
     archive.track(tokenizer)
     archive.add_endpoint(TEXT_SIGNATURE, serve_text,
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+                         input_signature=[tf.TensorSpec([None], tf.string, name=name)
+                                          for name in text_inputs])
     archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
     archive.write_out(path, verbose=False)
 
 
-def pack_text(tokenizer, text, sequence_length):
-    """`[CLS] tokens [SEP]` inputs for one text segment, each batch padded to its longest.
+def pack_text(tokenizer, text, sequence_length, text_pair=None):
+    """`[CLS] a [SEP]` (or `[CLS] a [SEP] b [SEP]`) inputs, each batch padded to its longest.
 
-    The same ids as `BertPreprocessor` (one segment, `pad_to_longest=True`), with
-    truncation by slicing. Returns int32 `[batch, seq]` `token_ids`,
-    `segment_ids`, `padding_mask`.
+    The same ids as `BertPreprocessor` (`pad_to_longest=True`): one text is
+    truncated by slicing, a pair trimmed by `trim_segments`. Returns int32
+    `[batch, seq]` `token_ids`, `segment_ids`, `padding_mask`.
     """
-    ids = tokenizer(tf.reshape(text, [-1]))[:, :sequence_length - 2]
+    segments = [tokenizer(tf.reshape(text, [-1]))]
+    if text_pair is not None:
+        segments.append(tokenizer(tf.reshape(text_pair, [-1])))
+    segments = trim_segments(segments, sequence_length - 1 - len(segments))
     token_ids, segment_ids = tf_text.combine_segments(
-        [ids], start_of_sequence_id=tokenizer.token_to_id("[CLS]"),
+        segments, start_of_sequence_id=tokenizer.token_to_id("[CLS]"),
         end_of_segment_id=tokenizer.token_to_id("[SEP]"))
     return pack_ragged(token_ids, segment_ids, sequence_length, pad_to_longest=True,
                        pad_id=tokenizer.token_to_id("[PAD]"))
 
 
-def export_text_classifier(model, preprocessor, class_names, path, dtype_policy="auto"):
+def export_text_classifier(model, preprocessor, class_names, path, dtype_policy="auto",
+                           text_pair=False, regression=False, positive_class=None,
+                           decision_threshold=None):
     """Writes the classifier with its preprocessor as a SavedModel at `path`.
 
     Args:
       model: a Keras model mapping `token_ids`/`segment_ids`/`padding_mask`
-        to logits `[batch, num_classes]` (e.g. `BertClassifier`).
+        to logits `[batch, num_classes]` (e.g. `BertClassifier`), or
+        `[batch, 1]` scores with `regression`.
       preprocessor: the `bertlab.text.BertPreprocessor` of training: its
-        tokenizer and `sequence_length` are exported (one text segment, each
-        batch padded to its longest).
-      class_names: the name of each class, in logit order.
-      path: the SavedModel directory (see `versioned_export` for atomic,
+        tokenizer and `sequence_length` are exported (each batch padded to its
+        longest).
+      class_names: the name of each class, in logit order (unused with
+        `regression`).
+      path: the SavedModel directory (see `bertlab.export.publish` for atomic,
         versioned writes).
       dtype_policy: what the export computes in: "auto" (a `mixed_bfloat16`
         model is exported with bfloat16 weights, see
         `bertlab.models.serving_dtype_policy`), None (as the model is) or a
         policy name.
+      text_pair: `serving_default` takes `text` and `text_pair`.
+      regression: output `score` instead of `label`/`probabilities`.
+      positive_class, decision_threshold: label a text `positive_class` when
+        its probability is at least `decision_threshold` (binary classifiers).
 
     Returns:
       The sorted dtype policies the exported layers compute under.
     """
-    class_names = [str(c) for c in class_names]
-    if len(class_names) < 2:
-        raise ValueError(f"`class_names` needs at least 2 names, got {class_names}.")
-    names = tf.constant(class_names)
-
     exported = inference_copy(model, dtype_policy)
-    classify = logits_and_probabilities(exported)
-
     tokenizer = preprocessor.tokenizer
     sequence_length = preprocessor.sequence_length
+    text_inputs = ("text", "text_pair") if text_pair else ("text",)
 
-    def serve_text(text):
-        features = pack_text(tokenizer, text, sequence_length)
-        _, probabilities = classify(features)
-        label = tf.gather(names, tf.argmax(probabilities, axis=-1, output_type=tf.int32))
-        return {"label": label, "probabilities": probabilities}
+    if regression:
+        score = score_of(exported)
 
-    write_archive(path, tokenizer, serve_text, classify)
+        def serve_text(*texts):
+            return {"score": score(pack_text(tokenizer, *texts, sequence_length=sequence_length))}
+
+        def serve_token_ids(token_ids, segment_ids, padding_mask):
+            return {"score": score({"token_ids": token_ids, "segment_ids": segment_ids,
+                                    "padding_mask": padding_mask})}
+    else:
+        class_names = [str(c) for c in class_names]
+        if len(class_names) < 2:
+            raise ValueError(f"`class_names` needs at least 2 names, got {class_names}.")
+        choose = _label_rule(class_names, positive_class, decision_threshold)
+        classify = logits_and_probabilities(exported)
+
+        def serve_text(*texts):
+            _, probabilities = classify(pack_text(tokenizer, *texts,
+                                                  sequence_length=sequence_length))
+            return {"label": choose(probabilities), "probabilities": probabilities}
+
+        def serve_token_ids(token_ids, segment_ids, padding_mask):
+            logits, probabilities = classify({"token_ids": token_ids,
+                                              "segment_ids": segment_ids,
+                                              "padding_mask": padding_mask})
+            return {"logits": logits, "probabilities": probabilities}
+
+    write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs)
     return sorted(layer_policies(exported))
+
+
+def _label_rule(class_names, positive_class, decision_threshold):
+    """`probabilities [batch, classes]` -> class names: the most probable class, or with
+    a threshold, the positive class when its probability reaches it."""
+    names = tf.constant(class_names)
+    if decision_threshold is None:
+        return lambda p: tf.gather(names, tf.argmax(p, axis=-1, output_type=tf.int32))
+    if positive_class not in class_names or len(class_names) != 2:
+        raise ValueError(f"A decision threshold needs a positive class among two classes; "
+                         f"got {positive_class!r} and {class_names}.")
+    if not 0.0 <= float(decision_threshold) <= 1.0:
+        raise ValueError(f"`decision_threshold` must be in [0, 1], got {decision_threshold}.")
+    positive = class_names.index(positive_class)
+    negative = 1 - positive
+    threshold = tf.constant(float(decision_threshold), tf.float32)
+
+    def choose(probabilities):
+        return tf.where(probabilities[:, positive] >= threshold, names[positive],
+                        names[negative])
+
+    return choose

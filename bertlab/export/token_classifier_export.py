@@ -68,5 +68,10 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path,
         tags = tf.ragged.map_flat_values(tf.gather, names, word_tags)
         return {"tokens": words.to_tensor(""), "tags": tags.to_tensor("")}
 
-    write_archive(path, tokenizer, serve_text, tag)
+    def serve_token_ids(token_ids, segment_ids, padding_mask):
+        logits, probabilities = tag({"token_ids": token_ids, "segment_ids": segment_ids,
+                                     "padding_mask": padding_mask})
+        return {"logits": logits, "probabilities": probabilities}
+
+    write_archive(path, tokenizer, serve_text, serve_token_ids)
     return sorted(layer_policies(exported))

@@ -32,7 +32,7 @@ class BertClassifier(keras.Model):
 
     Args:
       encoder: a `BertEncoder` (pretrained or fresh).
-      num_classes: number of classes.
+      num_classes: number of classes (1: one score, a regression head).
       pooling: how a sentence becomes one vector:
         "pooled": the encoder's `pooled_output` (tanh dense over `[CLS]`, as
           in BERT's fine-tuning);
@@ -59,8 +59,8 @@ class BertClassifier(keras.Model):
     def __init__(self, encoder, num_classes, pooling="pooled", dropout=0.1,
                  initializer_range=0.02, **kwargs):
         encoder = as_bert_encoder(encoder)
-        if int(num_classes) < 2:
-            raise ValueError(f"`num_classes` must be at least 2, got {num_classes}.")
+        if int(num_classes) < 1:
+            raise ValueError(f"`num_classes` must be positive, got {num_classes}.")
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}, got {pooling!r}.")
         # (A functional model reports "float32" as its own policy; its layers hold the real one.)

@@ -18,27 +18,29 @@ traced graphs).
 Example:
 >>> registry = ModelRegistry("saved_models", poll_interval_s=1.0)
 >>> registry.start()                      # loads every model, then polls
->>> served = registry.get("sentiment")    # the LoadedVersion serving now
+>>> served = registry.get("my_model")     # the LoadedVersion serving now
 >>> served.predict("serving_default", {"text": np.array([b"a fine film"], dtype=object)})
 """
 
+import asyncio
 import concurrent.futures
-import json
 import logging
 import os
 import threading
 import time
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizers' ops before loading)
+from google.protobuf import json_format
 
-from bertlab.serving.dynamic_batcher import DynamicBatcher
+from bertlab.export import read_metadata
+from bertlab.export.custom_ops import read_saved_model_proto
 from bertlab.export.model_config import discover_models, servable_versions
+from bertlab.export.warmup import read_warmup_requests
+from bertlab.serving.dynamic_batcher import DynamicBatcher
 
 log = logging.getLogger("bertlab.serving")
-
-METADATA_FILE = os.path.join("assets.extra", "bertlab_export.json")
-LANGUAGES = {"en": "English", "de": "German", "zh": "Chinese", "fr": "French",
-             "cs": "Czech"}
 
 
 class NotFound(LookupError):
@@ -56,44 +58,7 @@ class BatchingOptions:
         self.max_concurrent_batches = int(max_concurrent_batches)
 
 
-def describe_app(metadata, signature_outputs):
-    """What a demo shows for an export: `{"kind", "label", ...}` from its metadata
-    (`assets.extra/bertlab_export.json`) or, without it, from its text outputs.
-
-    Kinds: "sentiment" (label + probabilities), "ner" (tokens + tags),
-    "translation" (with `direction`), "summarization"; else "other".
-    """
-    outputs = set(signature_outputs)
-    task = metadata.get("task")
-    output_key = metadata.get("output_key")
-    info = {}
-    if task == "sentence_classification" or outputs == {"label", "probabilities"}:
-        info = {"kind": "sentiment", "label": "Sentiment"}
-        if metadata.get("class_names"):
-            info["class_names"] = list(metadata["class_names"])
-    elif task == "token_classification" or outputs == {"tokens", "tags"}:
-        info = {"kind": "ner", "label": "Named entities"}
-    elif metadata.get("app") == "translation" or output_key == "translation" or \
-            outputs == {"translation"}:
-        info = {"kind": "translation", "label": "Translation"}
-        direction = metadata.get("direction")
-        if isinstance(direction, str) and "-" in direction:
-            source, target = direction.split("-", 1)
-            info["direction"] = direction
-            info["label"] = (f"{LANGUAGES.get(source, source)} → "
-                             f"{LANGUAGES.get(target, target)}")
-    elif metadata.get("app") == "summarization" or output_key == "summary" or \
-            outputs == {"summary"}:
-        info = {"kind": "summarization", "label": "Summarization"}
-    else:
-        info = {"kind": "other", "label": "Model"}
-    if len(outputs) == 1:
-        info["output"] = next(iter(outputs))
-    return info
-
-
 def _signature_json(signature_def):
-    from google.protobuf import json_format
 
     # TF Serving prints default values too (`"unknown_rank": false`, `"name": ""`).
     return json_format.MessageToDict(signature_def, preserving_proto_field_name=True,
@@ -101,13 +66,14 @@ def _signature_json(signature_def):
 
 
 class LoadedVersion:
-    """One loaded version: its signatures (input/output specs), metadata and batchers."""
+    """One loaded version: its signatures (input/output specs), metadata and batchers.
+
+    `metadata` is what the exporter wrote (`bertlab.export.read_metadata`), unchanged,
+    or `{}` for a SavedModel without it; the registry does not interpret it.
+    """
 
     def __init__(self, name, version, path, batching, executor=None):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (registers the tokenizers' ops)
 
-        from bertlab.export.custom_ops import read_saved_model_proto
 
         self.name, self.version, self.path = name, int(version), path
         meta_graph = read_saved_model_proto(path).meta_graphs[0]
@@ -127,11 +93,10 @@ class LoadedVersion:
                                                            for d in s.shape.as_list()))
                 for n, s in specs.items()}
             self.outputs[key] = sorted(function.structured_outputs)
-        metadata_path = os.path.join(path, METADATA_FILE)
-        self.metadata = {}
-        if os.path.isfile(metadata_path):
-            with open(metadata_path, encoding="utf-8") as f:
-                self.metadata = json.load(f)
+        try:
+            self.metadata = read_metadata(path)  # what the exporter wrote, passed on as is
+        except FileNotFoundError:
+            self.metadata = {}
         self._executor = executor
         self._batchers = {}
         if batching.enabled:
@@ -144,7 +109,6 @@ class LoadedVersion:
 
     def predict(self, signature, inputs):
         """Runs a signature on numpy inputs (in the calling thread); numpy outputs."""
-        import tensorflow as tf
 
         function = self._functions[signature]
         tensors = {n: tf.constant(v, dtype=tf.as_dtype(self.inputs[signature][n][0]))
@@ -153,7 +117,6 @@ class LoadedVersion:
 
     async def predict_async(self, signature, inputs):
         """`predict` through the signature's dynamic batcher (or a worker thread)."""
-        import asyncio
 
         batcher = self._batchers.get(signature)
         if batcher is not None:
@@ -166,7 +129,6 @@ class LoadedVersion:
 
     def warm_up(self):
         """Replays the export's warm-up requests; returns how many ran."""
-        from bertlab.export.warmup import read_warmup_requests
 
         requests = read_warmup_requests(self.path)
         for signature, inputs in requests:
@@ -182,9 +144,6 @@ class LoadedVersion:
                 "metadata": {"signature_def": {
                     "signature_def": {k: _signature_json(v)
                                       for k, v in sorted(self.signature_defs.items())}}}}
-
-    def app_info(self):
-        return describe_app(self.metadata, self.outputs.get("serving_default", []))
 
 
 def _version_status(version, state, error=""):
@@ -361,8 +320,7 @@ class ModelRegistry:
         entries.sort(key=lambda e: -int(e["version"]))
         return {"model_version_status": entries}
 
-    def apps(self):
-        """`[{"name", "version", "kind", "label", ...}]` for the demo page, by name."""
+    def served(self):
+        """The `LoadedVersion` serving each model now, by model name."""
         with self._lock:
-            current = [m.current for _, m in sorted(self._models.items()) if m.current]
-        return [{"name": c.name, "version": c.version, **c.app_info()} for c in current]
+            return [m.current for _, m in sorted(self._models.items()) if m.current]

@@ -1,5 +1,9 @@
 """TF Serving's REST predict format: JSON request bodies to input arrays, outputs to JSON.
 
+Body (`decode_json_body`): UTF-8 JSON; empty, non-UTF-8 or malformed bodies,
+the non-standard constants `NaN`/`Infinity`, and nesting too deep to parse
+are refused.
+
 Request (`POST /v1/models/<name>:predict`), exactly one of:
 - row format: `{"instances": [row, ...]}`; a row is the value of the single
   input, or an object `{input: value}` naming every input;
@@ -27,6 +31,7 @@ Example:
 
 import base64
 import binascii
+import json
 import math
 
 import numpy as np
@@ -49,6 +54,28 @@ class Limits:
     def __init__(self, max_rows=256, max_text_chars=5000):
         self.max_rows = int(max_rows)
         self.max_text_chars = int(max_text_chars)
+
+
+def _reject_constant(name):
+    raise RequestError(f"Malformed JSON: {name} is not a JSON number.")
+
+
+def decode_json_body(body):
+    """Bytes -> JSON value; `RequestError` (400) for empty, non-UTF-8 or malformed bodies."""
+    if not body.strip():
+        raise RequestError("The request body is empty; send a JSON object.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RequestError(f"The request body is not valid UTF-8 (byte 0x{body[e.start]:02x} "
+                           f"at position {e.start}).") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise RequestError(f"Malformed JSON: {e.msg} at line {e.lineno} column {e.colno}.") \
+            from None
+    except RecursionError:
+        raise RequestError("Malformed JSON: nested too deeply.") from None
 
 
 def _string_leaf(value, name, limits):

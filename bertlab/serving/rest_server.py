@@ -12,8 +12,11 @@ or path, 405 wrong method, 413 body or text over the limits, 500 a failure
 inside the model (logged). A bad request never affects the next one.
 
 Beyond TF Serving, for the demo page: `GET /` (the page, from `static_dir`),
-`/static/...` (its files), `GET /demo/apps.json` (the served apps and what
-kind each is), `GET /demo/stats.json` (batching counters).
+`/static/...` (its files), `GET /demo/apps.json` (every served model's name,
+version and what the `describe` hook makes of its metadata and signature:
+`demo_listing`), `GET /demo/stats.json` (batching counters). The server knows
+no app: what a page shows of a model comes from the export's metadata, through
+the hook its caller passes in.
 
 Model names are looked up among the loaded models only, never joined to a
 path; a name that is not a valid model name is refused (400).
@@ -25,7 +28,6 @@ Example:
 'http://127.0.0.1:43817'
 """
 
-import json
 import logging
 import os
 import re
@@ -33,6 +35,8 @@ import socket
 import threading
 import time
 
+import tensorflow as tf
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, JSONResponse
@@ -41,7 +45,8 @@ from starlette.staticfiles import StaticFiles
 
 from bertlab.export.model_config import is_valid_model_name
 from bertlab.serving.model_registry import NotFound
-from bertlab.serving.rest_codec import (Limits, RequestError, format_predict_response,
+from bertlab.serving.rest_codec import (DEFAULT_SIGNATURE, Limits, RequestError,
+                                        decode_json_body, format_predict_response,
                                         parse_predict_request)
 
 log = logging.getLogger("bertlab.serving")
@@ -71,29 +76,37 @@ async def _read_body(request, limit):
     return b"".join(chunks)
 
 
-def _reject_constant(name):
-    raise RequestError(f"Malformed JSON: {name} is not a JSON number.")
+def export_description(metadata, inputs, outputs):
+    """The default `describe` hook: the export's metadata, unchanged, and the names of
+    its `serving_default` inputs and outputs."""
+    return {"metadata": metadata, "inputs": list(inputs), "outputs": list(outputs)}
 
 
-def decode_json_body(body):
-    """Bytes -> JSON value; `RequestError` (400) for empty, non-UTF-8 or malformed bodies."""
-    if not body.strip():
-        raise RequestError("The request body is empty; send a JSON object.")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise RequestError(f"The request body is not valid UTF-8 (byte 0x{body[e.start]:02x} "
-                           f"at position {e.start}).") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise RequestError(f"Malformed JSON: {e.msg} at line {e.lineno} column {e.colno}.") \
-            from None
-    except RecursionError:
-        raise RequestError("Malformed JSON: nested too deeply.") from None
+def demo_listing(registry, describe=export_description):
+    """`[{"name", "version", **describe(metadata, inputs, outputs)}]` for every served
+    model, by name: what `GET /demo/apps.json` lists.
+
+    `metadata` is the export's metadata as written (`bertlab.export.read_metadata`;
+    `{}` without any), `inputs` and `outputs` the sorted names of its `serving_default`
+    signature's inputs and outputs (empty without that signature). A `describe` that
+    fails for one model is logged and that model gets `export_description` instead.
+    """
+    listing = []
+    for served in registry.served():
+        inputs = sorted(served.inputs.get(DEFAULT_SIGNATURE, {}))
+        outputs = sorted(served.outputs.get(DEFAULT_SIGNATURE, []))
+        try:
+            described = dict(describe(served.metadata, inputs, outputs))
+        except Exception:  # noqa: BLE001  (one odd export must not hide the others)
+            log.exception("Describing %s version %d failed", served.name, served.version)
+            described = export_description(served.metadata, inputs, outputs)
+        listing.append({"name": served.name, "version": served.version,
+                        **{k: v for k, v in described.items() if k not in ("name", "version")}})
+    return listing
 
 
-def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES, limits=None):
+def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES, limits=None,
+               describe=None):
     """The Starlette app serving `registry` (and the demo page from `static_dir`).
 
     Args:
@@ -101,8 +114,13 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
       static_dir: directory with `index.html` and the page's files (None: no page).
       max_body_bytes: the largest request body accepted (413 beyond).
       limits: `rest_codec.Limits` (rows per request, characters per text).
+      describe: `describe(metadata, inputs, outputs) -> dict`, what `/demo/apps.json`
+        says of each model beside its name and version (see `demo_listing`); the
+        server knows no app, the page's owner does (`apps.serve.app_views`).
+        None: `export_description` (the metadata passed through).
     """
     limits = limits or Limits()
+    describe = describe or export_description
 
     async def api(request):
         match = _API_PATH.match(request.path_params["path"])
@@ -143,15 +161,14 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
             return _error(str(e), e.status)
 
     def _model_error(error, name):
-        import tensorflow as tf
-
+    
         if isinstance(error, tf.errors.InvalidArgumentError):
             return _error(f"The model rejected the input: {error.message}", 400)
         log.exception("Prediction of %s failed", name, exc_info=error)
         return _error(f"Prediction failed: {type(error).__name__}.", 500)
 
     async def apps(request):
-        return JSONResponse({"apps": registry.apps()})
+        return JSONResponse({"apps": demo_listing(registry, describe)})
 
     async def stats(request):
         return JSONResponse({n: registry.get(n).batch_stats() for n in registry.names()})
@@ -189,7 +206,6 @@ class BackgroundServer:
     """
 
     def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False):
-        import uvicorn
 
         self.host = host
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

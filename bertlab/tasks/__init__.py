@@ -2,8 +2,9 @@
 
 - `train_and_export` (driver.py): train -> keep the best -> export a new
   version -> `models.config` -> `summary.json`, for every task.
-- `SentenceClassificationTask` (sentence_classification.py): text
-  classification of raw text with a `BertClassifier`.
+- `TextClassificationTask` (text_classification.py): classification of raw
+  texts or text pairs (sentiment, topics, spam, paraphrase) and scored-pair
+  regression (STS-B) with a `BertClassifier`.
 - `TokenClassificationTask` (token_classification.py): BIO tagging (NER) with a
   `BertTokenClassifier`, first-subword alignment, seqeval entity F1
   (`EntitySpanF1`, entity_span_f1.py).
@@ -18,8 +19,8 @@
 from bertlab.tasks.driver import train_and_export
 from bertlab.tasks.encoder_config import EncoderConfig
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
-from bertlab.tasks.sentence_classification import (SentenceClassificationConfig,
-                                                   SentenceClassificationTask, SentenceDataConfig)
+from bertlab.tasks.text_classification import (TextClassificationConfig,
+                                               TextClassificationTask, TextDataConfig)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask, Seq2SeqTaskConfig
 from bertlab.tasks.token_classification import (TaggedDataConfig, TokenClassificationConfig,
                                                 TokenClassificationTask)

@@ -12,8 +12,10 @@ tagging, seq2seq, pretraining, and whatever comes next):
    `checkpoint_selection` (seq2seq: BLEU, ROUGE of decoded text), the best of
    the latest checkpoints (and their average) scored by
    `task.evaluate_generation`; else the last (averaged) weights;
-4. with a `report_split`, evaluates those weights once on it (an official
-   validation set that played no part in choosing them);
+4. `task.finalize(validation results)` fixes what validation chose with those
+   weights (a decision threshold); with a `report_split`, the weights are
+   evaluated once on it (an official validation set that played no part in
+   choosing them);
 5. exports them through `bertlab.export.publish` (the one export sequence:
    atomic version, metadata, warm-up requests, op check, `models.config`),
    with the task's writer `task.export(model, directory) -> metadata`;
@@ -119,9 +121,11 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         summary["best"] = best
         if selection is not None:
             facts = _select_by_generation(task, trainer, summary, log_fn)
+            task.finalize(facts["validation_generation"])
         else:
             facts = {"validation": best["results"] if best else summary.get("final_eval"),
                      "step": best["step"] if best else summary["steps"]}
+            task.finalize(facts["validation"])
         if report_split:
             summary["report"] = trainer.evaluate(report_split)
             facts["report"] = {"split": report_split, **summary["report"]}

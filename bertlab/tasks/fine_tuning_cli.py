@@ -19,7 +19,7 @@ Flags, on top of `bertlab.training.flags` (`--config`, `--model_dir`,
 
 Example (an app's `train.py`):
     def main(argv):
-        run_training_app("sentiment", SentimentConfig, SentenceClassificationTask, REPO_ROOT)
+        run_training_app("sentiment", SentimentConfig, TextClassificationTask, REPO_ROOT)
 """
 
 import datetime

@@ -77,6 +77,12 @@ class Task(abc.ABC):
         """
         return {m.name: float(m.result()) for m in metrics}
 
+    def finalize(self, validation_results):
+        """Called by the driver once the exported weights are chosen, with their
+        validation results (or None): a task fixes here what it chose on
+        validation for them (e.g. a decision threshold), before the report
+        evaluation and the export."""
+
     def export(self, model, directory):
         """Writes the task's export of `model` (a SavedModel that takes raw text, or
         a pretrained encoder) into the empty `directory`; returns a JSON-able

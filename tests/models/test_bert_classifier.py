@@ -70,8 +70,14 @@ def test_mixed_precision_keeps_float32_logits_and_weights():
     assert model.encoder.transformer_layers[0].compute_dtype == "bfloat16"
 
 
+def test_one_output_is_a_regression_head():
+    model = BertClassifier(_encoder(), num_classes=1)
+    assert model(_inputs()).shape == (2, 1)
+    assert BertClassifier.from_config(model.get_config()).num_classes == 1
+
+
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(num_classes=1), "num_classes"),
+    (dict(num_classes=0), "num_classes"),
     (dict(num_classes=2, pooling="max"), "pooling"),
     (dict(num_classes=2, dropout=1.0), "dropout"),
 ])

@@ -27,12 +27,15 @@ def model_base_path(exports):
 
 @pytest.fixture(scope="session")
 def server(model_base_path):
-    """A started registry (no polling: these models do not change) and server with the page."""
+    """A started registry (no polling: these models do not change) and server with the page,
+    as `python -m apps.serve` runs them (the page's app views included)."""
+    from apps.serve.app_views import describe
     from bertlab.serving.model_registry import ModelRegistry
     from bertlab.serving.rest_server import BackgroundServer, create_app
 
     registry = ModelRegistry(model_base_path, poll_interval_s=0).start()
-    background = BackgroundServer(create_app(registry, str(STATIC_DIR))).start()
+    background = BackgroundServer(create_app(registry, str(STATIC_DIR),
+                                             describe=describe)).start()
     background.registry = registry
     yield background
     background.stop()

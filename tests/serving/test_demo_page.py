@@ -55,6 +55,7 @@ def test_demo_page_end_to_end(server, tmp_path):
             page.goto(f"{server.url}/")
             page.wait_for_selector("body[data-ready=true]", timeout=30000)
             assert "Serving ner, sentiment, summarization" in page.inner_text("#status")
+            assert not page.is_visible("#classification-card")  # no generic classifier
 
             text = "An utterly delightful film with a wonderful cast ."
             page.fill("#sentiment-input", text)
@@ -116,3 +117,83 @@ def test_demo_page_end_to_end(server, tmp_path):
             browser.close()
     assert errors == []
     assert os.path.getsize(shots[0]) > 10000
+
+
+def test_classification_card(server):
+    """Any text classifier gets the classification card: its description made by
+    `apps.serve.app_views` (the listing and the answers are routed: the session's exports
+    hold no generic classifier), one text or a pair sent, label with bars or a score shown."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from apps.serve.app_views import describe
+
+    status, listing = http(f"{server.url}/demo/apps.json")
+    assert status == 200
+    listing["apps"] += [
+        {"name": "topics", "version": 1, **describe(
+            {"task": "text_classification", "class_names": ["world", "sports", "business"]},
+            ["text"], ["label", "probabilities"])},
+        {"name": "paraphrase", "version": 2, **describe(
+            {"task": "sentence_classification", "title": "Paraphrase"}, ["text", "text_pair"],
+            ["label", "score"])}]
+    answers = {"topics": {"predictions": [{"label": "sports",
+                                           "probabilities": [0.125, 0.75, 0.125]}]},
+               "paraphrase": {"predictions": [{"label": "same", "score": 0.9}]}}
+    sent, errors = [], []
+
+    def answer(route):
+        name = re.search(r"/v1/models/([^/:]+):predict$", route.request.url).group(1)
+        sent.append((name, route.request.post_data_json))
+        route.fulfill(json=answers[name])
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
+            page.route(re.compile(r"/v1/models/(topics|paraphrase):predict$"), answer)
+            page.goto(f"{server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.is_visible("#classification-card")
+            assert page.is_visible("#sentiment-card") and page.is_visible("#ner-card")
+            assert page.locator("#classification-model option").all_inner_texts() == [
+                "Text classification (topics)", "Paraphrase (paraphrase)"]
+            assert page.is_visible("#classification-model")  # two classifiers to choose from
+            assert not page.is_visible("#classification-pair")  # topics takes one text
+
+            page.fill("#classification-input", "The match ended 2-1.")
+            page.click("#classification-run")
+            page.wait_for_selector("#classification-label", timeout=30000)
+            assert page.text_content("#classification-label") == "sports"
+            assert page.inner_text("#classification-probability") == "75.0% sure"
+            rows = page.locator("#classification-result .bar-row")
+            assert [rows.nth(i).get_attribute("data-class") for i in range(rows.count())] == [
+                "world", "sports", "business"]
+            assert [rows.nth(i).locator(".value").inner_text() for i in range(3)] == [
+                "12.5%", "75.0%", "12.5%"]
+            assert page.inner_text("#classification-meta").endswith(" ms")
+
+            page.select_option("#classification-model", "paraphrase")
+            assert page.is_visible("#classification-pair")
+            page.fill("#classification-input", "A man plays a guitar.")
+            page.fill("#classification-pair", "  Someone plays music. ")
+            page.click("#classification-run")
+            page.wait_for_selector("#classification-score", timeout=30000)
+            assert page.text_content("#classification-label") == "same"
+            assert page.inner_text("#classification-score") == "score 0.900"
+            assert page.locator("#classification-result .bar-row").count() == 0
+
+            page.select_option("#classification-model", "topics")
+            assert not page.is_visible("#classification-pair")
+        finally:
+            browser.close()
+    assert sent == [
+        ("topics", {"instances": ["The match ended 2-1."]}),
+        ("paraphrase", {"instances": [{"text": "A man plays a guitar.",
+                                       "text_pair": "Someone plays music."}]})]
+    assert errors == []

@@ -264,6 +264,17 @@ def test_demo_listing_and_page(server):
                      "translation": ("translation", "en-de"),
                      "translation_de_en": ("translation", "de-en"),
                      "summarization": ("summarization", None)}
+    # Exactly what the page reads (`apps.serve.app_views` through the server's hook).
+    assert body["apps"] == [
+        {"name": "ner", "version": 1, "kind": "ner", "label": "Named entities"},
+        {"name": "sentiment", "version": 1, "kind": "sentiment", "label": "Sentiment",
+         "class_names": ["negative", "positive"]},
+        {"name": "summarization", "version": 1, "kind": "summarization",
+         "label": "Summarization", "output": "summary"},
+        {"name": "translation", "version": 1, "kind": "translation",
+         "label": "English → German", "direction": "en-de", "output": "translation"},
+        {"name": "translation_de_en", "version": 1, "kind": "translation",
+         "label": "German → English", "direction": "de-en", "output": "translation"}]
     status, page = http(f"{server.url}/")
     assert status == 200 and b"<title>bertlab demo</title>" in page
     for asset in ["app.js", "style.css"]:

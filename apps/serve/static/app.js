@@ -69,9 +69,10 @@ async function discoverApps() {
   return found;
 }
 
-async function predictOne(model, text) {
+async function predictOne(model, instance) {
+  // `instance`: the text of a one-input model, or an object naming every input.
   const data = await api(`v1/models/${encodeURIComponent(model)}:predict`,
-    { instances: [text] });
+    { instances: [instance] });
   return data.predictions[0];
 }
 
@@ -85,14 +86,25 @@ function showBusy(result) {
   result.replaceChildren(el("span", { class: "placeholder", text: "Working…" }));
 }
 
-// --------------------------------------------------------------------------- sentiment
+// --------------------------------------------------------------------------- classifiers
 
-function renderSentiment(result, prediction, app) {
+// A label with its probabilities (one bar per class) or its score; element ids start with
+// `prefix` (`sentiment-label`, `classification-label`, ...).
+function renderLabel(result, prediction, app, prefix) {
+  const label = String(prediction.label);
   const probabilities = prediction.probabilities;
+  if (!Array.isArray(probabilities)) {
+    const score = Number(prediction.score);
+    result.className = "result";
+    result.replaceChildren(el("div", { class: "label-row" }, [
+      el("span", { class: `label-pill ${label}`, id: `${prefix}-label`, text: label }),
+      el("span", { class: "meta", id: `${prefix}-score`, text: `score ${score.toFixed(3)}` }),
+    ]));
+    return;
+  }
   const names = app.class_names && app.class_names.length === probabilities.length
     ? app.class_names : probabilities.map((_, i) => `class ${i}`);
   const best = probabilities.indexOf(Math.max(...probabilities));
-  const label = prediction.label;
   const rows = names.map((name, i) => {
     const percent = (100 * probabilities[i]).toFixed(1);
     return el("div", { class: `bar-row ${name}`, "data-class": name }, [
@@ -104,8 +116,8 @@ function renderSentiment(result, prediction, app) {
   result.className = "result";
   result.replaceChildren(
     el("div", { class: "label-row" }, [
-      el("span", { class: `label-pill ${label}`, id: "sentiment-label", text: label }),
-      el("span", { class: "meta", id: "sentiment-probability",
+      el("span", { class: `label-pill ${label}`, id: `${prefix}-label`, text: label }),
+      el("span", { class: "meta", id: `${prefix}-probability`,
         text: `${(100 * probabilities[best]).toFixed(1)}% sure` }),
     ]),
     ...rows);
@@ -225,7 +237,28 @@ async function main() {
 
   const sentiment = byKind("sentiment");
   setUp("sentiment", sentiment, async (text, result) =>
-    renderSentiment(result, await predictOne(sentiment[0].name, text), sentiment[0]));
+    renderLabel(result, await predictOne(sentiment[0].name, text), sentiment[0], "sentiment"));
+
+  // Any other text classifier: one text, or a pair (`text`, `text_pair`); shown only when
+  // one is served.
+  const classification = byKind("classification");
+  const model = $("classification-model");
+  const pair = $("classification-pair");
+  for (const app of classification) {
+    model.append(el("option", { value: app.name, text: `${app.label} (${app.name})` }));
+  }
+  $("classification-card").hidden = classification.length === 0;
+  $("classification-model-label").hidden = classification.length < 2;
+  const chosen = () => classification.find((a) => a.name === model.value) || classification[0];
+  const takesPair = (app) => Boolean(app && (app.inputs || []).includes("text_pair"));
+  const showPair = () => { pair.hidden = !takesPair(chosen()); };
+  model.addEventListener("change", showPair);
+  showPair();
+  setUp("classification", classification, async (text, result) => {
+    const app = chosen();
+    const instance = takesPair(app) ? { text, text_pair: pair.value.trim() } : text;
+    renderLabel(result, await predictOne(app.name, instance), app, "classification");
+  });
 
   const ner = byKind("ner");
   renderLegend();

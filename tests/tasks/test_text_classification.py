@@ -1,4 +1,4 @@
-"""SentenceClassificationTask: data splits, bucketed batches, loss, learned vocabularies."""
+"""TextClassificationTask: data splits, bucketed batches, loss, learned vocabularies."""
 
 import collections
 
@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from bertlab.data import DataError
-from bertlab.tasks import (EncoderConfig, SentenceClassificationConfig,
-                           SentenceClassificationTask, SentenceDataConfig)
+from bertlab.tasks import (EncoderConfig, TextClassificationConfig,
+                           TextClassificationTask, TextDataConfig)
 
 
 def _tiny_encoder(vocabulary, **kwargs):
@@ -29,11 +29,11 @@ def small_task(tmp_path, minilm_dir):
     rows = [(f"{'very ' * (i % 7)}good film number {i}", i % 2) for i in range(50)]
     train = _write_tsv(tmp_path, rows, "train.tsv")
     dev = _write_tsv(tmp_path, rows[:13], "dev.tsv")
-    config = SentenceClassificationConfig(
+    config = TextClassificationConfig(
         encoder=_tiny_encoder(f"{minilm_dir}/vocab.txt"),
-        data=SentenceDataConfig(data_dir=str(tmp_path), train="train.tsv", validation=dev),
+        data=TextDataConfig(data_dir=str(tmp_path), train="train.tsv", validation=dev),
         sequence_length=16, eval_batch_size=4, bucket_boundaries=[6, 9])
-    return SentenceClassificationTask(config, global_batch_size=8)
+    return TextClassificationTask(config, global_batch_size=8)
 
 
 def test_validation_batches_cover_every_sentence_once_padded_to_their_longest(small_task):
@@ -76,12 +76,12 @@ def test_loss_is_the_summed_cross_entropy(small_task):
 
 
 def test_holdout_split_of_chnsenticorp_and_learned_chinese_vocabulary(data_dir):
-    config = SentenceClassificationConfig(
+    config = TextClassificationConfig(
         encoder=_tiny_encoder("learn", vocabulary_size=3000),
-        data=SentenceDataConfig(data_dir=str(data_dir), train="chnsenticorp/train.tsv",
+        data=TextDataConfig(data_dir=str(data_dir), train="chnsenticorp/train.tsv",
                                 validation="", holdout_every=10, max_train_examples=1500),
         sequence_length=64)
-    task = SentenceClassificationTask(config)
+    task = TextClassificationTask(config)
     assert task.num_examples("validation") == 960
     assert task.num_examples("train") == 1500
     from bertlab.data import read_labeled_sentences
@@ -96,19 +96,19 @@ def test_holdout_split_of_chnsenticorp_and_learned_chinese_vocabulary(data_dir):
 
 def test_bad_labels_and_configs(tmp_path, minilm_dir):
     train = _write_tsv(tmp_path, [("good", 0), ("bad", 2)])
-    config = SentenceClassificationConfig(
+    config = TextClassificationConfig(
         encoder=_tiny_encoder(f"{minilm_dir}/vocab.txt"),
-        data=SentenceDataConfig(train=train, validation=train))
+        data=TextDataConfig(train=train, validation=train))
     with pytest.raises(DataError, match=r"labels \['2'\]"):
-        SentenceClassificationTask(config).examples("train")
+        TextClassificationTask(config).examples("train")
     with pytest.raises(ValueError, match="label_values"):
-        SentenceClassificationConfig(class_names=["a", "b", "c"])
+        TextClassificationConfig(class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="exactly one of `validation`"):
-        SentenceDataConfig(validation="dev.tsv", holdout_every=10)
+        TextDataConfig(validation="dev.tsv", holdout_every=10)
     with pytest.raises(ValueError, match="pooling"):
-        SentenceClassificationConfig(pooling="max")
+        TextClassificationConfig(pooling="max")
     with pytest.raises(ValueError, match="export_dtype_policy"):
-        SentenceClassificationConfig(export_dtype_policy="float8")
+        TextClassificationConfig(export_dtype_policy="float8")
     with pytest.raises(ValueError, match="init"):
-        SentenceClassificationTask(SentenceClassificationConfig(
+        TextClassificationTask(TextClassificationConfig(
             encoder=EncoderConfig(init="/no/such/checkpoint")))

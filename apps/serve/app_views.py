@@ -1,0 +1,134 @@
+"""What the demo page shows for each served export: which card, its title, how to read it.
+
+The server (`bertlab.serving`) knows no app: for `GET /demo/apps.json` it hands
+each model's metadata (what the exporter wrote in `assets.extra`, unchanged)
+and the names of its `serving_default` inputs and outputs to `describe`, and
+lists `{"name", "version", **describe(...)}`. `static/app.js` reads these keys:
+
+- `kind`: the card the model goes to ("sentiment", "classification", "ner",
+  "translation", "summarization"; "other" for a model no card shows);
+- `label`: its title (a translation's is its direction, "English → German");
+- `class_names` (classifiers), `direction` (translation), `output` (the output
+  to show when there is only one), `inputs` (a generic classifier's text inputs).
+
+An export's metadata may set `title` to name itself on the page.
+
+Adding an app to the demo: a view function here, `view(metadata, inputs, outputs)`
+returning its description (or None when the export is not of that kind), listed
+in `VIEWS` before the more generic ones; a card in `static/index.html` (ids
+`<kind>-card`, `-input`, `-run`, `-meta`, `-result`) and its wiring in
+`static/app.js`. An extractive QA app, for instance: a view that takes
+`metadata["task"] == "question_answering"` or inputs `["context", "question"]`
+with outputs `answer`/`score`/`start`/`end`, returning `{"kind":
+"question_answering", "label": ...}`, and a card with two text boxes.
+
+Example:
+>>> describe({"task": "sentence_classification", "class_names": ["negative", "positive"]},
+...          ["text"], ["label", "probabilities"])
+{'kind': 'sentiment', 'label': 'Sentiment', 'class_names': ['negative', 'positive']}
+"""
+
+LANGUAGES = {"en": "English", "de": "German", "zh": "Chinese", "fr": "French",
+             "cs": "Czech"}
+# A classifier whose classes are all polarities goes to the sentiment card.
+SENTIMENT_CLASSES = {"negative", "positive", "neutral"}
+CLASSIFIER_TASKS = {"sentence_classification", "text_classification"}
+CLASSIFIER_INPUTS = {"text", "text_pair"}
+
+
+def _class_names(metadata):
+    names = metadata.get("class_names")
+    return [str(n) for n in names] if isinstance(names, list) and names else None
+
+
+def _is_classifier(metadata, inputs, outputs):
+    """A raw-text classifier: a classifier task or `label` with `probabilities`/`score`
+    outputs, taking `text` (and optionally `text_pair`)."""
+    if "text" not in inputs or not set(inputs) <= CLASSIFIER_INPUTS:
+        return False
+    return metadata.get("task") in CLASSIFIER_TASKS or (
+        "label" in outputs and bool({"probabilities", "score"} & set(outputs)))
+
+
+def sentiment_view(metadata, inputs, outputs):
+    """A one-text classifier into polarities ("negative", "positive", "neutral")."""
+    if not _is_classifier(metadata, inputs, outputs) or list(inputs) != ["text"]:
+        return None
+    names = _class_names(metadata)
+    if metadata.get("app") != "sentiment" and not (names and set(names) <= SENTIMENT_CLASSES):
+        return None
+    info = {"kind": "sentiment", "label": "Sentiment"}
+    if names:
+        info["class_names"] = names
+    return info
+
+
+def classification_view(metadata, inputs, outputs):
+    """Any other text classifier: label with probabilities (or a score); one text, or a
+    pair of texts (`text`, `text_pair`)."""
+    if not _is_classifier(metadata, inputs, outputs):
+        return None
+    info = {"kind": "classification", "label": "Text classification",
+            "inputs": list(inputs), "outputs": list(outputs)}
+    names = _class_names(metadata)
+    if names:
+        info["class_names"] = names
+    return info
+
+
+def ner_view(metadata, inputs, outputs):
+    """Words and their BIO entity tags."""
+    if metadata.get("task") != "token_classification" and set(outputs) != {"tokens", "tags"}:
+        return None
+    return {"kind": "ner", "label": "Named entities"}
+
+
+def translation_view(metadata, inputs, outputs):
+    """Text in, text out in another language; `direction` ("en-de") names both."""
+    if metadata.get("app") != "translation" and metadata.get("output_key") != "translation" \
+            and set(outputs) != {"translation"}:
+        return None
+    info = {"kind": "translation", "label": "Translation"}
+    direction = metadata.get("direction")
+    if isinstance(direction, str) and "-" in direction:
+        source, target = direction.split("-", 1)
+        info["direction"] = direction
+        info["label"] = (f"{LANGUAGES.get(source, source)} → "
+                         f"{LANGUAGES.get(target, target)}")
+    return info
+
+
+def summarization_view(metadata, inputs, outputs):
+    """Text in, a shorter text out."""
+    if metadata.get("app") != "summarization" and metadata.get("output_key") != "summary" \
+            and set(outputs) != {"summary"}:
+        return None
+    return {"kind": "summarization", "label": "Summarization"}
+
+
+# In order: the first view that recognizes an export describes it.
+VIEWS = [sentiment_view, classification_view, ner_view, translation_view, summarization_view]
+
+
+def describe(metadata, inputs, outputs):
+    """The demo page's description of one export (the `describe` hook of
+    `bertlab.serving.rest_server.create_app`).
+
+    Args:
+      metadata: the export's metadata (`bertlab.export.read_metadata`), `{}` if none.
+      inputs: names of its `serving_default` inputs.
+      outputs: names of its `serving_default` outputs.
+
+    Returns:
+      `{"kind", "label", ...}` (see the module docstring).
+    """
+    metadata = metadata if isinstance(metadata, dict) else {}
+    inputs, outputs = sorted(inputs), sorted(outputs)
+    info = next((found for found in (view(metadata, inputs, outputs) for view in VIEWS)
+                 if found is not None), None) or {"kind": "other", "label": "Model"}
+    title = metadata.get("title")
+    if isinstance(title, str) and title.strip():
+        info["label"] = title.strip()
+    if len(outputs) == 1:
+        info["output"] = outputs[0]
+    return info
