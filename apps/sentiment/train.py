@@ -5,26 +5,23 @@
         [--model_dir=runs/...] [--strategy=default|mirrored|multi_worker]
         [--mixed_precision] [--set task.sequence_length=64 ...]
 
-Evaluates on the validation split every epoch, keeps the best checkpoint,
-exports it to `<export_dir>/<version>/`, writes `<model_dir>/summary.json`.
+The sentiment preset of `apps.classify.train`: the same command line, with
+`configs/sentiment/` and `runs/sentiment/` as defaults.
 """
 
 import sys
 
 from absl import app
 
-from apps.sentiment.config import APP_NAME, REPO_ROOT, SentimentConfig
+from apps.classify import train
+from apps.sentiment.config import APP_NAME
 from bertlab.tasks import fine_tuning_cli
-from bertlab.tasks.text_classification import TextClassificationTask
 
-fine_tuning_cli.define_flags(APP_NAME, REPO_ROOT)
+train.define_flags(APP_NAME, "default.yaml")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    fine_tuning_cli.run_training_app(APP_NAME, SentimentConfig, TextClassificationTask,
-                                     REPO_ROOT)
+    train.run(argv, app_name=APP_NAME)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ class ExportedModel:
         self._loaded = tf.saved_model.load(self.path)
         self.signature = self._loaded.signatures["serving_default"]
 
-    def run(self, texts, batch_size=64):
-        """Runs `serving_default` over `texts` in batches; returns numpy outputs per key.
+    def run(self, texts, batch_size=64, pairs=None):
+        """Runs `serving_default` over `texts` (and, for a sentence-pair model, their
+        `pairs`, its `text_pair` input) in batches; returns numpy outputs per key.
 
         Outputs of rank 2 with a padded second axis (`tokens`, `tags`) are
         returned as lists of rows (each row cut to its real length for string
@@ -61,10 +62,20 @@ class ExportedModel:
         """
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be positive, got {batch_size}.")
+        inputs = set(self.signature.structured_input_signature[1])
+        if ("text_pair" in inputs) != (pairs is not None):
+            raise ValueError("This model takes text pairs: give `pairs` (a second text per "
+                             "text)." if "text_pair" in inputs else
+                             "This model takes single texts: it has no `text_pair` input.")
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs.")
         ragged, dense = {}, {}
         for start in range(0, len(texts), batch_size):
-            batch = tf.constant(list(texts[start:start + batch_size]), dtype=tf.string)
-            for key, value in self.signature(text=batch).items():
+            batch = {"text": tf.constant(list(texts[start:start + batch_size]), dtype=tf.string)}
+            if pairs is not None:
+                batch["text_pair"] = tf.constant(list(pairs[start:start + batch_size]),
+                                                 dtype=tf.string)
+            for key, value in self.signature(**batch).items():
                 value = value.numpy()
                 if value.dtype == object and value.ndim == 2:
                     ragged.setdefault(key, []).extend(

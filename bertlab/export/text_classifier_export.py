@@ -148,11 +148,14 @@ def export_text_classifier(model, preprocessor, class_names, path, dtype_policy=
     sequence_length = preprocessor.sequence_length
     text_inputs = ("text", "text_pair") if text_pair else ("text",)
 
+    def pack(texts):  # `(text,)` or `(text, text_pair)`
+        return pack_text(tokenizer, texts[0], sequence_length, *texts[1:])
+
     if regression:
         score = score_of(exported)
 
         def serve_text(*texts):
-            return {"score": score(pack_text(tokenizer, *texts, sequence_length=sequence_length))}
+            return {"score": score(pack(texts))}
 
         def serve_token_ids(token_ids, segment_ids, padding_mask):
             return {"score": score({"token_ids": token_ids, "segment_ids": segment_ids,
@@ -165,8 +168,7 @@ def export_text_classifier(model, preprocessor, class_names, path, dtype_policy=
         classify = logits_and_probabilities(exported)
 
         def serve_text(*texts):
-            _, probabilities = classify(pack_text(tokenizer, *texts,
-                                                  sequence_length=sequence_length))
+            _, probabilities = classify(pack(texts))
             return {"label": choose(probabilities), "probabilities": probabilities}
 
         def serve_token_ids(token_ids, segment_ids, padding_mask):

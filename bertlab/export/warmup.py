@@ -142,7 +142,8 @@ def signature_inputs(export_dir):
 
 def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """Warm-up requests for a signature with the exports' inputs: a batch of one and a
-    batch of all `texts` (for a `[batch]` string input), or token ids of two lengths (for
+    batch of all `texts` (for `[batch]` string inputs: `text`, and `text_pair` of a
+    sentence-pair model), or token ids of two lengths (for
     `[batch, length]` int inputs named `token_ids`, `segment_ids`, `padding_mask`).
 
     Args:
@@ -152,11 +153,15 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
       ValueError: an input these conventions do not cover.
     """
     texts = list(texts)
-    if set(inputs) == {"text"}:
-        dtype, shape = inputs["text"]
-        if dtype != np.dtype(object) or shape not in ((-1,), None):
-            raise ValueError(f"Input 'text' must be tf.string [batch], got {dtype} {shape}.")
-        return [{"text": texts[:1]}, {"text": texts}]
+    if "text" in inputs:
+        for name, (dtype, shape) in inputs.items():
+            if dtype != np.dtype(object) or shape not in ((-1,), None):
+                raise ValueError(f"Input {name!r} must be tf.string [batch], got {dtype} "
+                                 f"{shape}.")
+        # One batch of one and one of all texts; a second string input (`text_pair`) gets
+        # the texts in another order, so that pairs differ.
+        rotated = {name: texts[i:] + texts[:i] for i, name in enumerate(sorted(inputs))}
+        return [{name: values[:1] for name, values in rotated.items()}, rotated]
     examples = []
     for batch, length in ((1, 6), (len(texts), 24)):
         request = {}

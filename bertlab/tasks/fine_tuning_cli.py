@@ -37,11 +37,13 @@ from bertlab.training.schedule import apply_schedule
 FLAGS = flags.FLAGS
 
 
-def define_flags(app_name, repo_root):
-    """Defines the train script's flags (the runner's and `--data_dir/--init/--export_dir`)."""
+def define_flags(app_name, repo_root, default_config="default.yaml"):
+    """Defines the train script's flags (the runner's and `--data_dir/--init/--export_dir`);
+    `--config` defaults to `<repo_root>/configs/<app_name>/<default_config>`."""
     training_flags.define_app_flags(
         app_name, repo_root,
-        "Overrides task.data.data_dir (the folder the config's data files are read from).")
+        "Overrides task.data.data_dir (the folder the config's data files are read from).",
+        default_config=default_config)
     if "init" in FLAGS:  # already defined (a second app module in the same process)
         return
     flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', a checkpoint "

@@ -275,6 +275,19 @@ def select_split(data, split, read, seed):
     return examples.select(subset_indices(len(examples), limit, seed))
 
 
+def read_source(data, source, split_name="validation"):
+    """The `LabeledSentences` (string labels) of one source of a `TextDataConfig`: a file
+    in its format and columns, or `tfds:<name>` (the train or validation TFDS split)."""
+    if is_tfds_source(source):
+        tfds_split = data.tfds_train_split if split_name == "train" else \
+            data.tfds_validation_split
+        return load_tfds_sentences(source[len("tfds:"):], tfds_split)
+    return read_labeled_sentences(
+        resolve_source(data.data_dir, source), data.text_column, data.label_column,
+        has_header=data.has_header, text_pair_column=data.text_pair_column,
+        file_format=data.file_format, extra_columns=data.extra_columns)
+
+
 def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, label_padding,
                      input_context=None, segment_ids=None):
     """`({token_ids, segment_ids, padding_mask}, labels)` batches bucketed by length.
@@ -369,15 +382,7 @@ class TextClassificationTask(Task):
     # ------------------------------------------------------------------ data
 
     def _read(self, source, split_name):
-        data = self.config.data
-        if is_tfds_source(source):
-            tfds_split = data.tfds_train_split if split_name == "train" else \
-                data.tfds_validation_split
-            return load_tfds_sentences(source[len("tfds:"):], tfds_split)
-        return read_labeled_sentences(
-            resolve_source(data.data_dir, source), data.text_column, data.label_column,
-            has_header=data.has_header, text_pair_column=data.text_pair_column,
-            file_format=data.file_format, extra_columns=data.extra_columns)
+        return read_source(self.config.data, source, split_name)
 
     def _label_ids(self, split, labels):
         if self.regression:

@@ -60,15 +60,16 @@ def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
         flags.mark_flag_as_required("model_dir", flag_values=flag_values)
 
 
-def define_app_flags(app_name, repo_root, data_dir_help, flag_values=flags.FLAGS):
+def define_app_flags(app_name, repo_root, data_dir_help, flag_values=flags.FLAGS,
+                     default_config="default.yaml"):
     """Defines a task app's train flags: the shared ones (`--model_dir` optional),
     `--data_dir` (described by `data_dir_help`) and `--export_dir`; `--config`
-    defaults to `<repo_root>/configs/<app_name>/default.yaml`. Once per process."""
+    defaults to `<repo_root>/configs/<app_name>/<default_config>`. Once per process."""
     define_flags(flag_values, require_model_dir=False)
     if "export_dir" in flag_values:
         return
     flag_values.set_default("config",
-                            os.path.join(str(repo_root), "configs", app_name, "default.yaml"))
+                            os.path.join(str(repo_root), "configs", app_name, default_config))
     flags.DEFINE_string("data_dir", None, data_dir_help, flag_values=flag_values)
     flags.DEFINE_string("export_dir", None, "Overrides export_dir: the base directory of "
                         "the versioned SavedModels.", flag_values=flag_values)

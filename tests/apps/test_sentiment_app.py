@@ -74,11 +74,11 @@ def test_predict_reads_stdin(trained):
 
 
 def test_predict_text_format():
-    from apps.sentiment.output_format import format_predictions
+    from apps.classify.output_format import format_predictions
 
     lines = format_predictions(["fine", "bad"], {"label": [b"positive", b"negative"],
                                                  "probabilities": [[0.1, 0.9], [0.8, 0.2]]},
-                               ["negative", "positive"])
+                               {"class_names": ["negative", "positive"]})
     assert lines == ["positive   0.900  fine", "negative   0.800  bad"]
 
 

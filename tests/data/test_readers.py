@@ -96,3 +96,38 @@ def test_hold_out_every_is_a_deterministic_partition():
         hold_out_every(25, 1, "train")
     with pytest.raises(ValueError, match="`split`"):
         hold_out_every(25, 10, "test")
+
+
+def test_csv_with_joined_text_columns_and_quotes(tmp_path):
+    # AG News: "class","title","description", quoted, commas and quotes inside fields.
+    path = tmp_path / "news.csv"
+    path.write_text('"3","Oil, gas rise","Prices ""jump"" again"\n"1","Vote","Polls open"\n',
+                    encoding="utf-8")
+    examples = read_labeled_sentences(path, [1, 2], 0, has_header=False, file_format="csv")
+    assert examples.texts == ['Oil, gas rise Prices "jump" again', "Vote Polls open"]
+    assert examples.labels == ["3", "1"] and examples.pairs is None
+
+
+def test_text_pairs_and_extra_trailing_columns(tmp_path):
+    # STS-B: genre, file, year, id, score, sentence 1, sentence 2 (+ 2 fields on some rows).
+    path = tmp_path / "sts.csv"
+    path.write_text("g\tf\t2012\t1\t5.000\tA plane.\tAn air plane.\n"
+                    "g\tf\t2012\t2\t0.500\tA \"quote\".\tB.\textra\tmore\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"sts.csv:2: expected 7 tab-separated columns, got 9"):
+        read_labeled_sentences(path, 5, 4, has_header=False, text_pair_column=6)
+    examples = read_labeled_sentences(path, 5, 4, has_header=False, text_pair_column=6,
+                                      extra_columns=True)
+    assert examples.texts == ["A plane.", 'A "quote".'] and examples.pairs == ["An air plane.", "B."]
+    assert examples.labels == ["5.000", "0.500"]
+    assert examples.select([1]).pairs == ["B."]
+
+
+def test_empty_text_pair_and_malformed_csv_are_errors(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("1\ta\t \n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"pairs.tsv:1: empty text pair"):
+        read_labeled_sentences(path, 1, 0, has_header=False, text_pair_column=2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('"1","unterminated\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.csv: malformed CSV"):
+        read_labeled_sentences(bad, 1, 0, has_header=False, file_format="csv")

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 from bertlab.data import DataError
-from bertlab.tasks import (EncoderConfig, TextClassificationConfig,
-                           TextClassificationTask, TextDataConfig)
+from bertlab.tasks import (EncoderConfig, TextClassificationConfig, TextClassificationTask,
+                           TextDataConfig)
+from bertlab.tasks.text_classification import best_f1_threshold, positive_class_scores
 
 
 def _tiny_encoder(vocabulary, **kwargs):
@@ -79,7 +80,7 @@ def test_holdout_split_of_chnsenticorp_and_learned_chinese_vocabulary(data_dir):
     config = TextClassificationConfig(
         encoder=_tiny_encoder("learn", vocabulary_size=3000),
         data=TextDataConfig(data_dir=str(data_dir), train="chnsenticorp/train.tsv",
-                                validation="", holdout_every=10, max_train_examples=1500),
+                            validation="", holdout_every=10, max_train_examples=1500),
         sequence_length=64)
     task = TextClassificationTask(config)
     assert task.num_examples("validation") == 960
@@ -112,3 +113,148 @@ def test_bad_labels_and_configs(tmp_path, minilm_dir):
     with pytest.raises(ValueError, match="init"):
         TextClassificationTask(TextClassificationConfig(
             encoder=EncoderConfig(init="/no/such/checkpoint")))
+
+
+# ---------------------------------------------------------------- decision threshold
+
+def test_best_f1_threshold_by_hand():
+    # Positives at 0.9 and 0.6, negatives at 0.7 and 0.2: cutting after 0.9 gives F1 2/3
+    # (1 of 2 found, 1 predicted), after 0.6 F1 4/5 (2 of 3 predicted); halfway to 0.2.
+    threshold, f1 = best_f1_threshold([0.2, 0.9, 0.7, 0.6], [False, True, False, True])
+    assert f1 == pytest.approx(0.8) and threshold == pytest.approx(0.4)
+    scores = positive_class_scores([0.2, 0.9, 0.7, 0.6], [False, True, False, True], threshold)
+    assert scores == pytest.approx({"precision": 2 / 3, "recall": 1.0, "f1": 0.8})
+    # Ties are not split: both 0.5s are predicted positive together.
+    threshold, f1 = best_f1_threshold([0.5, 0.5, 0.1], [True, False, False])
+    assert threshold == pytest.approx(0.3) and f1 == pytest.approx(2 / 3)
+    assert best_f1_threshold([0.3, 0.4], [False, False]) == (0.5, 0.0)
+
+
+def _binary_task(tmp_path, minilm_dir, **config):
+    rows = [(f"{'free prize ' * (i % 3)}message {i}", "spam" if i % 3 == 0 else "ham")
+            for i in range(40)]
+    path = tmp_path / "sms.tsv"
+    path.write_text("".join(f"{l}\t{t}\n" for t, l in rows), encoding="utf-8")
+    return TextClassificationTask(TextClassificationConfig(
+        encoder=_tiny_encoder(f"{minilm_dir}/vocab.txt"),
+        data=TextDataConfig(data_dir=str(tmp_path), train="sms.tsv", validation="",
+                            holdout_every=4, has_header=False, text_column=1,
+                            label_column="0", label_values=[]),
+        class_names=["ham", "spam"], positive_class="spam", sequence_length=16, **config),
+        global_batch_size=8)
+
+
+def _evaluate_by_hand(task, model, split="validation"):
+    metrics = task.build_metrics()
+    for features, labels in task.build_dataset(split):
+        task.update_metrics(metrics, labels, model(features, training=False))
+    return task.aggregate_eval(metrics)
+
+
+def test_positive_class_threshold_is_chosen_then_fixed(tmp_path, minilm_dir):
+    task = _binary_task(tmp_path, minilm_dir)
+    assert task.main_metric == "f1" and task.class_names == ["ham", "spam"]
+    model = task.build_model()
+    results = _evaluate_by_hand(task, model)
+    # The same numbers from the model's probabilities, computed here without the task.
+    examples = task.examples("validation")
+    inputs = task.preprocessor(tf.constant(examples.texts))
+    spam = tf.nn.softmax(model(inputs, training=False), axis=-1)[:, 1].numpy()
+    gold = np.array(examples.labels) == 1
+    threshold, f1 = best_f1_threshold(spam, gold)
+    assert results["threshold"] == pytest.approx(threshold, abs=1e-5)
+    assert results["f1"] == pytest.approx(f1)
+    assert results["accuracy"] == pytest.approx(np.mean((spam >= 0.5) == gold))
+    # Once fixed (the chosen weights' threshold), an evaluation scores at it.
+    task.finalize({"threshold": 0.999})
+    fixed = _evaluate_by_hand(task, model)
+    assert fixed["threshold"] == 0.999
+    assert fixed["recall"] == pytest.approx(np.sum((spam >= 0.999) & gold) / gold.sum())
+
+
+def test_bad_positive_class_and_regression_settings():
+    with pytest.raises(ValueError, match="positive_class"):
+        TextClassificationConfig(class_names=["a", "b"],
+                                 positive_class="c")
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        TextClassificationConfig(class_names=["a", "b", "c"],
+                                 data=TextDataConfig(label_values=[]), positive_class="a")
+    with pytest.raises(ValueError, match="classification head"):
+        TextClassificationConfig(head="regression", positive_class="a")
+    with pytest.raises(ValueError, match="head"):
+        TextClassificationConfig(head="ranking")
+
+
+# ---------------------------------------------------------------- pairs and regression
+
+def _pair_task(tmp_path, minilm_dir, **config):
+    rows = [(f"{i / 10:.3f}", f"a man plays number {i}", f"{'someone ' * (i % 4)}plays {i}")
+            for i in range(50)]
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"g\tf\ty\t{i}\t{s}\t{a}\t{b}\n" for i, (s, a, b) in enumerate(rows)),
+                    encoding="utf-8")
+    return TextClassificationTask(TextClassificationConfig(
+        encoder=_tiny_encoder(f"{minilm_dir}/vocab.txt"),
+        data=TextDataConfig(data_dir=str(tmp_path), train="pairs.tsv", validation="pairs.tsv",
+                            has_header=False, text_column=5, text_pair_column=6,
+                            label_column="4"),
+        head="regression", sequence_length=16, eval_batch_size=8, **config),
+        global_batch_size=8)
+
+
+def test_pair_batches_hold_both_segments(tmp_path, minilm_dir):
+    task = _pair_task(tmp_path, minilm_dir)
+    assert task.text_pair and task.main_metric == "spearman"
+    examples = task.examples("validation")
+    expected = task.preprocessor((tf.constant(examples.texts), tf.constant(examples.pairs)))
+    expected = {(tuple(t[m == 1]), tuple(s[m == 1])) for t, s, m in zip(
+        expected["token_ids"].numpy(), expected["segment_ids"].numpy(),
+        expected["padding_mask"].numpy())}
+    seen = set()
+    for features, labels in task.build_dataset("validation"):
+        mask = features["padding_mask"].numpy()
+        for t, s, m in zip(features["token_ids"].numpy(), features["segment_ids"].numpy(), mask):
+            seen.add((tuple(t[m == 1]), tuple(s[m == 1])))
+        assert set(labels) == {"label", "index"}
+    assert seen == expected
+    assert any(1 in s for _, s in seen)  # second segments are there
+
+
+def test_regression_loss_and_correlations(tmp_path, minilm_dir):
+    from scipy import stats
+
+    task = _pair_task(tmp_path, minilm_dir)
+    total, weight = task.compute_loss({"label": tf.constant([1.0, 3.0])},
+                                      tf.constant([[1.5], [2.0]]))
+    assert float(total) == pytest.approx(0.25 + 1.0) and float(weight) == 2.0
+    model = task.build_model()
+    assert model.num_classes == 1
+    results = _evaluate_by_hand(task, model)
+    examples = task.examples("validation")
+    inputs = task.preprocessor((tf.constant(examples.texts), tf.constant(examples.pairs)))
+    scores = model(inputs, training=False).numpy()[:, 0]
+    assert results["spearman"] == pytest.approx(stats.spearmanr(scores, examples.labels)[0],
+                                                abs=1e-4)
+    assert results["pearson"] == pytest.approx(stats.pearsonr(scores, examples.labels)[0],
+                                               abs=1e-4)
+    assert results["mse"] == pytest.approx(np.mean((scores - examples.labels) ** 2), rel=1e-4)
+
+
+def test_regression_labels_must_be_numbers(tmp_path, minilm_dir):
+    task = _pair_task(tmp_path, minilm_dir)
+    (tmp_path / "pairs.tsv").write_text("g\tf\ty\t1\tfive\ta\tb\n", encoding="utf-8")
+    with pytest.raises(DataError, match="'five'.*needs numbers"):
+        task.examples("train")
+
+
+def test_class_names_from_a_file(data_dir, minilm_dir):
+    task = TextClassificationTask(TextClassificationConfig(
+        encoder=_tiny_encoder(f"{minilm_dir}/vocab.txt"),
+        data=TextDataConfig(data_dir=str(data_dir), train="ag_news/train.csv", validation="",
+                            holdout_every=10, file_format="csv", has_header=False,
+                            text_column=[1, 2], label_column="0",
+                            label_values=["1", "2", "3", "4"], max_train_examples=20),
+        class_names_file="ag_news/classes.txt"))
+    assert task.class_names == ["World", "Sports", "Business", "Sci/Tech"]
+    assert task.num_examples("validation") == 600
+    assert set(task.examples("validation").labels) == {0, 1, 2, 3}
