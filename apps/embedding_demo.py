@@ -8,7 +8,6 @@ package), embeds the sentences (mean of the token vectors, as sentence-
 transformers does for this checkpoint) and prints their cosine similarities.
 """
 
-import sys
 
 import numpy as np
 import tensorflow as tf

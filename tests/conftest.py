@@ -61,3 +61,64 @@ def tiny_sentence_task(data_dir, minilm_dir):
             sequence_length=32, eval_batch_size=64, **config), global_batch_size=global_batch_size)
 
     return make
+
+
+# -- Fixtures shared by several test folders ----------------------------------------------
+
+WIKITEXT_SLICE_LINES = 400  # the first 6 WikiText-2 validation articles, ~22k words
+
+
+@pytest.fixture(scope="session")
+def wikitext_file(data_dir, tmp_path_factory):
+    lines = (data_dir / "wikitext2" / "valid.txt").read_text(encoding="utf-8").splitlines()
+    path = tmp_path_factory.mktemp("corpus") / "wiki.txt"
+    path.write_text("\n".join(lines[:WIKITEXT_SLICE_LINES]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wikitext_sentences(wikitext_file):
+    from bertlab.pretraining import corpus
+
+    return [s for doc in corpus.read_documents([str(wikitext_file)], "wikitext") for s in doc]
+
+
+@pytest.fixture(scope="session")
+def vocab_file(wikitext_sentences, tmp_path_factory):
+    """A 1,000-token WordPiece vocabulary learned from the WikiText-2 slice."""
+    from bertlab.text import save_vocabulary, vocabulary_learning
+
+    tokens = vocabulary_learning.learn_vocabulary_from_lines(wikitext_sentences, vocab_size=1000)
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    save_vocabulary(tokens, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory, minilm_dir, data_dir):
+    """`{name: version directory}` of small real exports of sentiment, ner, translation,
+    translation_de_en and summarization, all under one model base path (`.parent.parent` of
+    each): what the export and serving tests check."""
+    from tests.serving.exports import build_exports
+
+    root = tmp_path_factory.mktemp("saved_models")
+    paths = build_exports(root, minilm_dir, str(data_dir))
+    return {name: pathlib.Path(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def model_base_path(exports):
+    return exports["sentiment"].parent.parent
+
+
+@pytest.fixture(scope="module")
+def pairs(data_dir):
+    """300 Multi30k English-German sentence pairs."""
+    en = (data_dir / "multi30k" / "train.en").read_text(encoding="utf-8").splitlines()[:300]
+    de = (data_dir / "multi30k" / "train.de").read_text(encoding="utf-8").splitlines()[:300]
+    return en, de
+
+
+@pytest.fixture(scope="module")
+def spm_path(pairs, tmp_path_factory):
+    return str(tmp_path_factory.mktemp("spm") / "spm.model")

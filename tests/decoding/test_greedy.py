@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from bertlab.decoding import DecodingConfig, Seq2SeqGenerator, greedy_search
@@ -66,19 +65,3 @@ def test_processor_options_change_greedy_output(tiny_model, source_batch):
         bigrams = [tuple(row[i:i + 2]) for i in range(length - 1)]
         assert len(bigrams) == len(set(bigrams))
     assert not np.array_equal(plain.token_ids, no_repeat.token_ids)
-
-
-def test_bad_decoding_config():
-    with pytest.raises(ValueError, match="method"):
-        DecodingConfig(method="viterbi")
-    with pytest.raises(ValueError, match="max_length"):
-        DecodingConfig(max_length=0)
-    with pytest.raises(ValueError, match="top_p"):
-        DecodingConfig(top_p=1.5)
-
-
-def test_generator_rejects_bad_ids_and_lengths(tiny_model):
-    with pytest.raises(ValueError, match="end_token_id"):
-        Seq2SeqGenerator(tiny_model, DecodingConfig(), START, 1000, PAD)
-    with pytest.raises(ValueError, match="beam_width"):
-        Seq2SeqGenerator(tiny_model, DecodingConfig(beam_width=30), START, END, PAD)

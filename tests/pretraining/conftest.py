@@ -1,35 +1,9 @@
-"""Shared pretraining fixtures: a small real-text slice (WikiText-2 valid), a
-vocabulary learned from it, and pretraining data created from it."""
+"""Shared pretraining fixtures: pretraining data created from the WikiText-2 slice and its
+vocabulary (`wikitext_file`, `vocab_file`: tests/conftest.py)."""
 
 import pytest
 
-from bertlab.pretraining import corpus
-from bertlab.text import vocabulary_learning
-from bertlab.text import save_vocabulary
 from tests.pretraining.helpers import make_data
-
-SLICE_LINES = 400  # the first 6 WikiText-2 validation articles, ~22k words
-
-
-@pytest.fixture(scope="session")
-def wikitext_file(data_dir, tmp_path_factory):
-    lines = (data_dir / "wikitext2" / "valid.txt").read_text(encoding="utf-8").splitlines()
-    path = tmp_path_factory.mktemp("corpus") / "wiki.txt"
-    path.write_text("\n".join(lines[:SLICE_LINES]) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="session")
-def wikitext_sentences(wikitext_file):
-    return [s for doc in corpus.read_documents([str(wikitext_file)], "wikitext") for s in doc]
-
-
-@pytest.fixture(scope="session")
-def vocab_file(wikitext_sentences, tmp_path_factory):
-    tokens = vocabulary_learning.learn_vocabulary_from_lines(wikitext_sentences, vocab_size=1000)
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    save_vocabulary(tokens, str(path))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,28 +1,11 @@
-"""Session-wide small real exports of the four apps, and a local server over them."""
-
-import pathlib
+"""A local server over the session's small real exports (`exports`, `model_base_path`:
+tests/conftest.py)."""
 
 import pytest
 
 from tests.conftest import REPO_ROOT
 
 STATIC_DIR = REPO_ROOT / "apps" / "serve" / "static"
-
-
-@pytest.fixture(scope="session")
-def exports(tmp_path_factory, minilm_dir, data_dir):
-    """`{name: version directory}` of sentiment, ner, translation, translation_de_en and
-    summarization, all under one model base path (`.parent.parent` of each)."""
-    from tests.serving.exports import build_exports
-
-    root = tmp_path_factory.mktemp("saved_models")
-    paths = build_exports(root, minilm_dir, str(data_dir))
-    return {name: pathlib.Path(path) for name, path in paths.items()}
-
-
-@pytest.fixture(scope="session")
-def model_base_path(exports):
-    return exports["sentiment"].parent.parent
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ the export's metadata and `apps/serve`."""
 
 import ast
 import io
-import pathlib
 import re
 import tokenize
 

@@ -4,6 +4,7 @@ import sentencepiece as spm
 import tensorflow as tf
 
 from bertlab.text.sentencepiece_tokenizer import (BOS_ID, EOS_ID, PAD_ID, SentencePieceError,
+                                                  SubwordConfig, subword_tokenizer,
                                                   SentencePieceTokenizer,
                                                   save_sentencepiece_model, train_sentencepiece)
 
@@ -97,3 +98,10 @@ def test_survives_resetting_the_global_seed(proto):
     tf.random.set_seed(4)
     assert tf.function(lambda t: tokenizer.detokenize(tokenizer(t)))(texts).numpy()[0] == (
         b"Two dogs play in the snow.")
+
+
+def test_subword_tokenizer_reuses_a_saved_model(pairs, spm_path):
+    first = subword_tokenizer(SubwordConfig(vocabulary_size=500), pairs[0] + pairs[1], spm_path)
+    # A resumed run reloads the file instead of training on (different) text.
+    again = subword_tokenizer(SubwordConfig(vocabulary_size=300), ["other text"], spm_path)
+    assert again.proto == first.proto

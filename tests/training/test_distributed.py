@@ -9,6 +9,7 @@ import numpy as np
 import training_subprocesses as subprocesses
 from bertlab.training.configs import OptimizerConfig
 from test_trainer import read_scalars, train
+from training_subprocesses import load_weights
 
 # Clipping active (gradient norms are ~1) and a large epsilon: Adam is then not
 # invariant to the gradient's scale, so a wrongly summed or clipped-per-replica
@@ -16,11 +17,6 @@ from test_trainer import read_scalars, train
 COMMON = {"train_steps": 5, "steps_per_loop": 2, "clipnorm": 0.5, "epsilon": 0.05,
           "learning_rate": 0.05}
 TWO_CPUS = ["/cpu:0", "/cpu:1"]
-
-
-def load_weights(path):
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
 
 
 def test_multi_worker_two_processes(tmp_path):

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import training_subprocesses as subprocesses
 from toy_task import ToyTask
 from bertlab.training.configs import OptimizerConfig, TrainerConfig
 from bertlab.training.trainer import Trainer
+from training_subprocesses import load_weights
 
 
 def read_scalars(log_dir):
@@ -229,3 +231,20 @@ def test_nan_loss_stops_before_checkpointing(tmp_path):
         trainer.train()
     assert not glob.glob(str(tmp_path / "ckpt-*"))
 
+
+def test_training_with_xla_fusion_clusters_and_follows_the_plain_run(tmp_path):
+    spec = {"train_steps": 4, "steps_per_loop": 2, "learning_rate": 0.05}
+    fused = subprocesses.run([dict(spec, model_dir=str(tmp_path / "fused"), xla_fusion=True)],
+                             TF_CPP_MIN_LOG_LEVEL="0", TF_XLA_FLAGS="")
+    assert "Compiled cluster using XLA" in fused
+    plain = subprocesses.run([dict(spec, model_dir=str(tmp_path / "plain"))],
+                             TF_CPP_MIN_LOG_LEVEL="0", TF_XLA_FLAGS="")
+    assert "Compiled cluster using XLA" not in plain
+    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert summary["xla_fusion"] is True and summary["steps"] == 4
+    fused_weights = load_weights(tmp_path / "fused" / "weights.npz")
+    plain_weights = load_weights(tmp_path / "plain" / "weights.npz")
+    assert fused_weights.keys() == plain_weights.keys()
+    for name in plain_weights:
+        np.testing.assert_allclose(fused_weights[name], plain_weights[name], rtol=1e-4,
+                                   atol=1e-5, err_msg=name)

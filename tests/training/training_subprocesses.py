@@ -1,4 +1,5 @@
-"""Running `train_toy.py` in subprocesses, with time limits and no leftovers."""
+"""Running `train_toy.py` in subprocesses, with time limits and no leftovers, and reading
+the weights they write."""
 
 import json
 import os
@@ -6,6 +7,8 @@ import pathlib
 import socket
 import subprocess
 import sys
+
+import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -61,3 +64,9 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def load_weights(path):
+    """`{variable path: array}` from a `weights*.npz` that `train_toy.py` wrote."""
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}

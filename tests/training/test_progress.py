@@ -1,14 +1,10 @@
-"""Progress lines and atomic summary.json writes."""
+"""Progress lines: rates, ETA and the terminal line."""
 
 import io
-import json
-import os
 
-import numpy as np
 import pytest
 
 from bertlab.training.progress import Progress, format_duration
-from bertlab.training.summary import write_json_atomic
 
 
 def test_progress_rates_eta_and_terminal_line():
@@ -28,16 +24,3 @@ def test_progress_rates_eta_and_terminal_line():
     progress.report(step=1000, loss=0.5)
     assert stream.getvalue().endswith("\n")  # the last line stays on screen
     assert format_duration(3725) == "1:02:05"
-
-
-def test_write_json_atomic(tmp_path):
-    path = tmp_path / "out" / "summary.json"
-    write_json_atomic(str(path), {"loss": np.float32(0.5), "nan": float("nan"),
-                                  "steps": np.int64(3), "nested": {"inf": float("inf")}})
-    assert json.loads(path.read_text()) == {"loss": 0.5, "nan": "nan", "steps": 3,
-                                            "nested": {"inf": "inf"}}
-    # A failed write leaves the previous file whole and no temporary file behind.
-    with pytest.raises(TypeError):
-        write_json_atomic(str(path), {"bad": object()})
-    assert json.loads(path.read_text())["steps"] == 3
-    assert os.listdir(path.parent) == ["summary.json"]

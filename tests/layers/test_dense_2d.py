@@ -1,9 +1,12 @@
+"""Dense2D: equal to `keras.layers.Dense`, its bfloat16 bias gradient summed in float32,
+a slice of its columns computed alone."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertlab.layers import Dense2D, FeedForward
+from bertlab.layers import Dense2D
 from tests.harness import run_layer_test
 
 
@@ -17,17 +20,6 @@ def test_dense_2d_equals_keras_dense():
     np.testing.assert_allclose(ours(x).numpy(), ref(x).numpy(), atol=1e-6)
     run_layer_test(Dense2D, {"units": 6}, x, expected_output_shape=(3, 5, 6),
                    expected_num_trainable_weights=2)
-
-
-def test_feed_forward_contract():
-    run_layer_test(FeedForward, {"intermediate_dim": 16}, np.ones((2, 3, 8), "float32"),
-                   expected_output_shape=(2, 3, 8), expected_num_trainable_weights=4)
-
-
-def test_feed_forward_approximate_gelu_round_trips():
-    layer = FeedForward(16, activation="gelu_approximate")
-    clone = FeedForward.from_config(layer.get_config())
-    assert clone.activation.__name__ == "gelu_approximate"
 
 
 @pytest.mark.parametrize("graph", [False, True])

@@ -1,16 +1,13 @@
-"""run_experiment and the shared absl flags of app train scripts."""
+"""The shared absl flags of app train scripts, and how they map onto an app's config."""
 
 import dataclasses
-import json
 
 import pytest
 from absl import flags
 
-from toy_task import ToyTask
 from bertlab.config import ConfigError
 from bertlab.training import flags as training_flags
 from bertlab.training.configs import OptimizerConfig, TrainerConfig
-from bertlab.training.runner import RUN_CONFIG_FILE, run_experiment
 
 
 @dataclasses.dataclass
@@ -65,20 +62,3 @@ def test_flag_errors():
     training_flags.define_flags(flag_values)
     with pytest.raises(flags.IllegalFlagValueError, match="model_dir"):
         flag_values(["train.py"])
-
-
-def test_run_experiment_writes_configs_and_summary(tmp_path):
-    trainer_config = TrainerConfig(train_steps=2, global_batch_size=16, steps_per_loop=2,
-                                   log_interval=1, eval_steps=1)
-    optimizer_config = OptimizerConfig(learning_rate=0.01)
-    summary = run_experiment(ToyTask(global_batch_size=16), trainer_config, optimizer_config,
-                             str(tmp_path), strategy="default")
-    assert summary["steps"] == 2 and summary["strategy"] == "OneDeviceStrategy"
-    assert json.loads((tmp_path / "summary.json").read_text())["steps"] == 2
-    run_config = json.loads((tmp_path / RUN_CONFIG_FILE).read_text())
-    assert run_config["trainer"]["train_steps"] == 2
-    assert run_config["optimizer"]["learning_rate"] == 0.01 and run_config["task"] == "ToyTask"
-    with pytest.raises(ValueError, match="strategy"):
-        run_experiment(ToyTask(), trainer_config, optimizer_config, str(tmp_path), strategy=3)
-    with pytest.raises(ValueError, match="nccl"):
-        run_experiment(ToyTask(), trainer_config, optimizer_config, str(tmp_path), strategy="nccl")

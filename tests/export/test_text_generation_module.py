@@ -1,3 +1,6 @@
+"""TextGenerationModule: raw text in, generated text out, the same through the token-id
+signature, in graph and XLA, and as a SavedModel loaded in a fresh process."""
+
 import json
 import os
 import subprocess
@@ -8,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertlab.decoding import DecodingConfig, with_export_overrides
+from bertlab.decoding import DecodingConfig
 from bertlab.export.text_generation_module import TextGenerationModule
 from bertlab.models import Seq2SeqTransformer
 from bertlab.models.dtype_policy_copy import layer_policies
@@ -89,15 +92,6 @@ def test_xla_float32_generation_equals_graph_float32(spm_proto, method):
     np.testing.assert_array_equal(a["token_ids"], b["token_ids"])
     np.testing.assert_array_equal(a["lengths"], b["lengths"])
     np.testing.assert_allclose(a["scores"], b["scores"], rtol=1e-4, atol=1e-4)
-
-
-def test_export_overrides():
-    config = DecodingConfig(beam_width=4, max_length=64, min_length=10)
-    assert with_export_overrides(config, 1, None).method == "greedy"
-    changed = with_export_overrides(config, 6, 8)
-    assert (changed.beam_width, changed.max_length, changed.min_length) == (6, 8, 8)
-    with pytest.raises(ValueError, match="beam width"):
-        with_export_overrides(config, 0, None)
 
 
 _CLIENT = textwrap.dedent("""

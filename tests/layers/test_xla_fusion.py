@@ -1,17 +1,14 @@
-"""XLA auto-clustering of element-wise ops (`TrainerConfig.xla_fusion`): the flags,
-and a training run with it on that clusters and follows the plain run."""
+"""XLA auto-clustering of element-wise ops: the flags it sets, how it reads them back,
+and the error once TensorFlow has set up its devices. (A training run with
+`TrainerConfig.xla_fusion`: tests/training/test_trainer.py.)"""
 
-import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-import training_subprocesses as subprocesses
 from bertlab.layers import xla_fusion
-from bertlab.training.configs import TrainerConfig
-from test_distributed import load_weights
+from tests.training import training_subprocesses as subprocesses
 
 
 def test_enable_adds_the_flags_and_keeps_the_users(monkeypatch):
@@ -32,29 +29,6 @@ def test_enable_adds_the_flags_and_keeps_the_users(monkeypatch):
 def test_auto_clustering_enabled_reads_the_environment(monkeypatch, value, enabled):
     monkeypatch.setenv(xla_fusion.ENV_VAR, value)
     assert xla_fusion.auto_clustering_enabled() is enabled
-
-
-def test_xla_fusion_and_jit_compile_exclude_each_other():
-    with pytest.raises(ValueError, match="not both"):
-        TrainerConfig(jit_compile=True, xla_fusion=True)
-
-
-def test_training_with_xla_fusion_clusters_and_follows_the_plain_run(tmp_path):
-    spec = {"train_steps": 4, "steps_per_loop": 2, "learning_rate": 0.05}
-    fused = subprocesses.run([dict(spec, model_dir=str(tmp_path / "fused"), xla_fusion=True)],
-                             TF_CPP_MIN_LOG_LEVEL="0", TF_XLA_FLAGS="")
-    assert "Compiled cluster using XLA" in fused
-    plain = subprocesses.run([dict(spec, model_dir=str(tmp_path / "plain"))],
-                             TF_CPP_MIN_LOG_LEVEL="0", TF_XLA_FLAGS="")
-    assert "Compiled cluster using XLA" not in plain
-    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
-    assert summary["xla_fusion"] is True and summary["steps"] == 4
-    fused_weights = load_weights(tmp_path / "fused" / "weights.npz")
-    plain_weights = load_weights(tmp_path / "plain" / "weights.npz")
-    assert fused_weights.keys() == plain_weights.keys()
-    for name in plain_weights:
-        np.testing.assert_allclose(fused_weights[name], plain_weights[name], rtol=1e-4,
-                                   atol=1e-5, err_msg=name)
 
 
 def test_enabling_after_tensorflow_set_up_its_devices_is_a_clear_error():

@@ -65,3 +65,8 @@ def test_bad_yaml_value_names_file_and_key(tmp_path):
     path.write_text("train_stepz: 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="train_stepz"):
         load_config(TrainerConfig, str(path))
+
+
+def test_xla_fusion_and_jit_compile_exclude_each_other():
+    with pytest.raises(ValueError, match="not both"):
+        TrainerConfig(jit_compile=True, xla_fusion=True)
