@@ -68,7 +68,8 @@ def _select_by_generation(task, trainer, summary, log_fn):
 
 def train_and_export(task, trainer_config, optimizer_config, model_dir, export_dir=None,
                      strategy=None, metadata=None, versioned_export=True,
-                     report_split=None, extra_summary=None, log_fn=logging.info):
+                     report_split=None, extra_summary=None, export_summary=None,
+                     log_fn=logging.info):
     """Trains `task`, picks the weights to export, exports them, writes the summary.
 
     Args:
@@ -91,6 +92,8 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         on a split carved from the training data); its results go to
         `summary["report"]` and the export's metadata.
       extra_summary: dict added to the summary (e.g. a baseline's scores).
+      export_summary: dict added to `summary["export"]` (e.g. the export's
+        decoding settings).
       log_fn: progress lines.
 
     Returns:
@@ -138,6 +141,7 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
             summary["export"] = publish(
                 export_dir, lambda directory: task.export(trainer.model, directory),
                 metadata={**facts, **(metadata or {})}, versioned=versioned_export)
+            summary["export"].update(export_summary or {})
             log_fn(f"Exported {summary['export']['path']}")
         write_json_atomic(os.path.join(model_dir, SUMMARY_FILE), summary)
         return summary

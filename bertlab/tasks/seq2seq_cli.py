@@ -127,13 +127,11 @@ def train_seq2seq(config, tokenizer, splits, validation_examples, metric_fn, mod
         export_jit_compile=FLAGS.export_jit_compile)
     task = Seq2SeqTask(config.task, tokenizer, splits, config.trainer.global_batch_size,
                        generation=generation)
-    summary = train_and_export(task, config.trainer, config.optimizer, model_dir,
-                               export_dir=export_dir, strategy=strategy, metadata=metadata,
-                               extra_summary=extra_summary)
-    if summary.get("export"):
-        summary["export"].update(decoding=dataclasses.asdict(export_decoding),
-                                 jit_compile=bool(FLAGS.export_jit_compile))
-    return summary
+    return train_and_export(task, config.trainer, config.optimizer, model_dir,
+                            export_dir=export_dir, strategy=strategy, metadata=metadata,
+                            extra_summary=extra_summary,
+                            export_summary={"decoding": dataclasses.asdict(export_decoding),
+                                            "jit_compile": bool(FLAGS.export_jit_compile)})
 
 
 def print_train_summary(app_name, model_dir, summary, extra=None):
