@@ -96,3 +96,24 @@ def test_unknown_tags_and_bad_config(tmp_path, minilm_dir):
         TokenClassificationConfig(tag_names=["B-PER"])
     with pytest.raises(ValueError, match="serving_sequence_length"):
         TokenClassificationConfig(serving_sequence_length=2)
+
+
+def test_report_split_is_read_whole(tmp_path, minilm_dir):
+    # Validation carved from the training file (every 2nd sentence); another file is the
+    # report split, read whole, its batches like validation's.
+    (tmp_path / "train.txt").write_text(CONLL, encoding="utf-8")
+    (tmp_path / "valid.txt").write_text("Peter NNP B-NP B-PER\nsaid VBD B-VP O\n",
+                                        encoding="utf-8")
+    task = TokenClassificationTask(TokenClassificationConfig(
+        encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
+                              intermediate_dim=64, max_sequence_length=64,
+                              vocabulary=f"{minilm_dir}/vocab.txt"),
+        data=TaggedDataConfig(data_dir=str(tmp_path), train="train.txt", validation="",
+                              holdout_every=2, report="valid.txt"),
+        sequence_length=32, eval_batch_size=2), global_batch_size=2)
+    assert task.examples("train").tokens == [["EU", "rejects", "U.S.-led", "talks", "."],
+                                             ["BRUSSELS", "1996-08-22"]]
+    assert task.examples("validation").tokens == [["Peter", "Blackburn"]]
+    assert task.examples("report").tokens == [["Peter", "said"]]
+    features, labels = next(iter(task.build_dataset("report")))
+    assert features["token_ids"].shape[0] == 1 and labels.shape == features["token_ids"].shape
