@@ -33,7 +33,6 @@ Example:
 '/repo/saved_models/sentiment/1'
 """
 
-import dataclasses
 import os
 
 from absl import logging
@@ -41,7 +40,7 @@ from absl import logging
 from bertlab.export.publish import publish
 from bertlab.training.best_model_trainer import BestModelTrainer
 from bertlab.training.checkpoint_selection import checkpoint_step, select_checkpoint
-from bertlab.training.runner import RUN_CONFIG_FILE, resolve_strategy
+from bertlab.training.runner import resolve_strategy, write_run_config
 from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 
 
@@ -110,11 +109,7 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
                                metric=getattr(task, "main_metric", None))
     try:
         if trainer.is_chief:
-            write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
-                "trainer": dataclasses.asdict(trainer_config),
-                "optimizer": dataclasses.asdict(optimizer_config),
-                "task": type(task).__name__,
-            })
+            write_run_config(model_dir, task, trainer_config, optimizer_config)
         summary = trainer.train()
         if not trainer.is_chief:
             return summary

@@ -39,6 +39,16 @@ def resolve_strategy(strategy, trainer_config):
     return strategy
 
 
+def write_run_config(model_dir, task, trainer_config, optimizer_config):
+    """Writes `model_dir/run_config.json`: the runner's and the optimizer's settings
+    and the task's class (what a later reader needs to know how the run trained)."""
+    write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
+        "trainer": dataclasses.asdict(trainer_config),
+        "optimizer": dataclasses.asdict(optimizer_config),
+        "task": type(task).__name__,
+    })
+
+
 def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None):
     """Trains `task` (resuming from `model_dir` if it holds checkpoints); returns the summary.
 
@@ -57,11 +67,7 @@ def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=N
     strategy = resolve_strategy(strategy, trainer_config)
     trainer = Trainer(task, trainer_config, optimizer_config, model_dir, strategy)
     if trainer.is_chief:
-        write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
-            "trainer": dataclasses.asdict(trainer_config),
-            "optimizer": dataclasses.asdict(optimizer_config),
-            "task": type(task).__name__,
-        })
+        write_run_config(model_dir, task, trainer_config, optimizer_config)
     try:
         return trainer.train()
     finally:
