@@ -29,10 +29,9 @@ from bertlab.tasks.text_classification import (correlations, positive_class_scor
 FLAGS = flags.FLAGS
 
 
-def define_flags(app_name=APP_NAME, default_config=DEFAULT_CONFIG, default_model_dir=None):
-    flags.DEFINE_string("model_dir", default_model_dir or os.path.join(
-        REPO_ROOT, "saved_models", os.path.splitext(default_config)[0]),
-        "An exported version directory, or the base directory (latest version).")
+def define_flags(app_name=APP_NAME, default_config=DEFAULT_CONFIG):
+    flags.DEFINE_string("model_dir", None, "An exported version directory, or the base "
+                        "directory (latest version); default: the config's export_dir.")
     flags.DEFINE_string("config", os.path.join(REPO_ROOT, "configs", app_name, default_config),
                         "The training config: how the data is read.")
     flags.DEFINE_string("data", None, "A labelled file in the config's format, or "
@@ -46,6 +45,9 @@ def define_flags(app_name=APP_NAME, default_config=DEFAULT_CONFIG, default_model
 def score(model, examples, batch_size):
     """The scores of `model` (an `ExportedModel`) on `LabeledSentences` with file labels."""
     meta = model.metadata
+    if meta.get("task") not in ("text_classification", "sentence_classification"):
+        raise ValueError(f"{model.path} is not a text classifier export (its task is "
+                         f"{meta.get('task')!r}).")
     outputs = model.run(examples.texts, batch_size, pairs=examples.pairs)
     if "score" in outputs:
         try:
@@ -111,7 +113,7 @@ def main(argv):
             source = os.path.abspath(FLAGS.data)
         data.tfds_validation_split = FLAGS.tfds_split
         examples = read_source(data, source)
-        model = ExportedModel(FLAGS.model_dir)
+        model = ExportedModel(FLAGS.model_dir or os.path.join(REPO_ROOT, config.export_dir))
         results = score(model, examples, FLAGS.batch_size)
     except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
         raise SystemExit(f"error: {e}")

@@ -54,6 +54,10 @@ def main(argv):
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
+    if model.metadata.get("task") not in ("text_classification", "sentence_classification"):
+        print(f"error: {model.path} is not a text classifier export (its task is "
+              f"{model.metadata.get('task')!r}).", file=sys.stderr)
+        sys.exit(1)
     texts, pairs = (split_pairs(inputs) if model.metadata.get("text_pair")
                     else (inputs, None))
     outputs = model.run(texts, FLAGS.batch_size, pairs=pairs)

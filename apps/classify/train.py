@@ -25,9 +25,10 @@ def define_flags(app_name=APP_NAME, default_config=DEFAULT_CONFIG):
 
 
 def run(argv, app_name=APP_NAME):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    fine_tuning_cli.run_training_app(app_name, ClassifyConfig, TextClassificationTask, REPO_ROOT)
+    """Trains and exports; bad input (a missing file, a malformed config or data) is one
+    `error: ...` line and exit status 1."""
+    fine_tuning_cli.run_main(argv, lambda: fine_tuning_cli.run_training_app(
+        app_name, ClassifyConfig, TextClassificationTask, REPO_ROOT))
 
 
 if __name__ == "__main__":

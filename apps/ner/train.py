@@ -22,9 +22,8 @@ fine_tuning_cli.define_flags(APP_NAME, REPO_ROOT)
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    fine_tuning_cli.run_training_app(APP_NAME, NerConfig, TokenClassificationTask, REPO_ROOT)
+    fine_tuning_cli.run_main(argv, lambda: fine_tuning_cli.run_training_app(
+        APP_NAME, NerConfig, TokenClassificationTask, REPO_ROOT))
 
 
 if __name__ == "__main__":

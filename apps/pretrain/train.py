@@ -46,8 +46,13 @@ flags.DEFINE_string("export_dir", None, "Where the trained encoder is exported "
 FLAGS = flags.FLAGS
 
 _TASK_FLAGS = ("train_files", "validation_files", "vocab_file", "init_checkpoint")
-_ERRORS = (ConfigError, CorpusError, VocabularyError, CheckpointError, ValueError,
-           FileNotFoundError)
+# Bad input found while reading the config and the data (a bad value is a ValueError there),
+# and while building the model and its checkpoint; a ValueError during training is a bug to
+# see with its traceback.
+_SETUP_ERRORS = (ConfigError, CorpusError, VocabularyError, CheckpointError, ValueError,
+                 FileNotFoundError)
+_RUN_ERRORS = (ConfigError, CorpusError, VocabularyError, CheckpointError, FileNotFoundError,
+               FileExistsError)
 
 
 def load_run_config():
@@ -84,14 +89,17 @@ def main(argv):
         export_dir = config.export_dir or os.path.join(model_dir, "export")
         strategy = training_flags.strategy_from_flags(trainer_config=config.trainer)
         task = PretrainingTask(config.task)
-        extra = {}
-        if config.task.validation_files:
-            extra["mlm_majority_baseline"] = majority_baseline(task, config.task.validation_files)
+    except _SETUP_ERRORS as e:
+        raise SystemExit(f"error: {e}")
+    extra = {}
+    if config.task.validation_files:
+        extra["mlm_majority_baseline"] = majority_baseline(task, config.task.validation_files)
+    try:
         summary = train_and_export(task, config.trainer, config.optimizer, model_dir,
                                    export_dir=export_dir, strategy=strategy,
                                    metadata={"config": os.path.basename(FLAGS.config)},
                                    versioned_export=False, extra_summary=extra)
-    except _ERRORS as e:
+    except _RUN_ERRORS as e:  # e.g. an --init_checkpoint that does not fit the data
         raise SystemExit(f"error: {e}")
     if summary.get("export"):
         print(json.dumps({k: summary[k] for k in ("steps", "examples_per_second", "final_eval",

@@ -23,7 +23,7 @@ with outputs `answer`/`score`/`start`/`end`, returning `{"kind":
 "question_answering", "label": ...}`, and a card with two text boxes.
 
 Example:
->>> describe({"task": "sentence_classification", "class_names": ["negative", "positive"]},
+>>> describe({"task": "text_classification", "class_names": ["negative", "positive"]},
 ...          ["text"], ["label", "probabilities"])
 {'kind': 'sentiment', 'label': 'Sentiment', 'class_names': ['negative', 'positive']}
 """

@@ -43,7 +43,6 @@ def read_saved_model_proto(saved_model_dir):
       FileNotFoundError: there is no `saved_model.pb`.
       ValueError: the file is not a SavedModel proto.
     """
-
     path = os.path.join(os.fspath(saved_model_dir), "saved_model.pb")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No saved_model.pb in {saved_model_dir}.")
@@ -75,7 +74,6 @@ def saved_model_ops(saved_model_dir):
 
 
 def _op_names(op_list_bytes):
-
     op_list = op_def_pb2.OpList()
     op_list.ParseFromString(op_list_bytes)
     return {op.name for op in op_list.op}
@@ -93,7 +91,6 @@ def tf_text_library_files(package_dir=None):
 @functools.lru_cache(maxsize=None)
 def tf_text_op_names():
     """The ops registered by the installed tensorflow-text (each library asked for its op list)."""
-
     names = set()
     for path in tf_text_library_files():
         handle = c_api.TF_LoadLibrary(path)  # already loaded: returns the same registrations
@@ -106,7 +103,6 @@ def tf_text_op_names():
 
 def registered_op_names():
     """Every op registered in this process (core TensorFlow plus loaded plugins)."""
-
     buffer = c_api.TF_GetAllOpList()
     try:
         return frozenset(_op_names(c_api.TF_GetBuffer(buffer)))
@@ -116,7 +112,6 @@ def registered_op_names():
 
 def custom_ops(saved_model_dir):
     """The non-core ops of an export: tensorflow-text's, and any op this process does not know."""
-
     used = saved_model_ops(saved_model_dir)
     return (used & tf_text_op_names()) | (used - registered_op_names())
 

@@ -46,7 +46,6 @@ class ExportedModel:
     """
 
     def __init__(self, model_dir):
-
         self.path = resolve_version_dir(model_dir)
         self.metadata = read_metadata(self.path)
         self._loaded = tf.saved_model.load(self.path)

@@ -92,8 +92,19 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
 def replace_directory(path, write_fn):
     """Writes `path` with `write_fn`, atomically: into a temporary sibling, which
     then replaces `path` (a previous `path` is moved aside first and removed
-    after). A failure leaves the previous content in place. Returns `path`."""
+    after). A failure leaves the previous content in place. Returns `path`.
+
+    Raises:
+      FileExistsError: `path` is a non-empty directory that is not an export
+        (no `assets.extra/bertlab_export.json`, no `model.safetensors` of an
+        earlier encoder export): it is not replaced.
+    """
     path = os.path.abspath(os.fspath(path))
+    markers = (os.path.join(METADATA_DIR, METADATA_FILE), "model.safetensors")
+    if (os.path.isdir(path) and os.listdir(path)
+            and not any(os.path.isfile(os.path.join(path, m)) for m in markers)):
+        raise FileExistsError(f"{path} is a non-empty directory that is not a bertlab export; "
+                              "it is not replaced. Export elsewhere or remove it.")
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent)

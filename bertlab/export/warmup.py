@@ -46,7 +46,6 @@ def warmup_path(export_dir):
 
 
 def _prediction_log(signature_name, inputs, model_name):
-
     request = predict_pb2.PredictRequest()
     request.model_spec.signature_name = signature_name
     if model_name:
@@ -64,7 +63,6 @@ def _prediction_log(signature_name, inputs, model_name):
 def read_warmup_requests(export_dir):
     """The requests of an export's warm-up file: a list of `(signature_name, {input: ndarray})`
     (empty if there is no file)."""
-
     path = warmup_path(export_dir)
     if not os.path.isfile(path):
         return []
@@ -98,7 +96,6 @@ def write_warmup_requests(export_dir, signature_name, examples, model_name=None)
       ValueError: no examples, an example without inputs, or more than
         `MAX_WARMUP_RECORDS` requests in all.
     """
-
     examples = list(examples)
     if not examples:
         raise ValueError(f"`examples` is empty for signature {signature_name!r}.")
@@ -126,7 +123,6 @@ def write_warmup_requests(export_dir, signature_name, examples, model_name=None)
 def signature_inputs(export_dir):
     """`{signature: {input: (numpy dtype, shape with -1 for unknown)}}` read from
     `saved_model.pb` (nothing is loaded)."""
-
     meta_graph = read_saved_model_proto(export_dir).meta_graphs[0]
     result = {}
     for name, signature in meta_graph.signature_def.items():

@@ -28,7 +28,6 @@ def _xla_sums_bias():
     """Whether XLA auto-clustering (bertlab's `xla_fusion`) is on: it compiles
     `BiasAddGrad` with a float32 sum, fused with neighbouring element-wise
     work, which is then as exact and no slower than the matmul gradient."""
-
     return auto_clustering_enabled()
 
 

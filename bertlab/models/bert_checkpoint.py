@@ -205,7 +205,6 @@ def export_hf_weights(encoder):
 
 
 def load_bert_encoder(cls, path, dtype=None, **overrides):
-
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise CheckpointError(f"Model directory not found: {path}")
@@ -239,7 +238,6 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True):
     """Writes the encoder's Hugging Face-layout files (`model.safetensors`,
     `config.json`, `tokenizer_config.json`, `vocab.txt` if a vocabulary is given)
     into the existing `directory`."""
-
     if vocabulary is not None:
         vocabulary = load_vocabulary(vocabulary)
         if len(vocabulary) != encoder.vocabulary_size:

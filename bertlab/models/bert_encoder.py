@@ -22,7 +22,6 @@ BERT_PRESETS = {
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-
 def token_inputs(names=INPUT_NAMES):
     """`{name: keras.Input}` int32 `[batch, seq]` for each of `names` (a model's inputs)."""
     return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
@@ -244,12 +243,10 @@ class BertEncoder(keras.Model):
         present, must have `vocab_size` lines. `overrides` replace config values
         that do not change weight shapes (dropout, for instance).
         """
-
         return bert_checkpoint.load_bert_encoder(cls, path, dtype=dtype, **overrides)
 
     def save_pretrained(self, path, vocabulary=None, lowercase=True):
         """Writes the encoder (and optionally its vocabulary) in the layout that
         `from_pretrained` and `BertPreprocessor.from_pretrained` read. Atomic:
         written to a temporary directory, then renamed into place."""
-
         bert_checkpoint.save_bert_encoder(self, path, vocabulary=vocabulary, lowercase=lowercase)

@@ -59,7 +59,6 @@ class BatchingOptions:
 
 
 def _signature_json(signature_def):
-
     # TF Serving prints default values too (`"unknown_rank": false`, `"name": ""`).
     return json_format.MessageToDict(signature_def, preserving_proto_field_name=True,
                                      always_print_fields_with_no_presence=True)
@@ -73,8 +72,6 @@ class LoadedVersion:
     """
 
     def __init__(self, name, version, path, batching, executor=None):
-
-
         self.name, self.version, self.path = name, int(version), path
         meta_graph = read_saved_model_proto(path).meta_graphs[0]
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items()
@@ -109,7 +106,6 @@ class LoadedVersion:
 
     def predict(self, signature, inputs):
         """Runs a signature on numpy inputs (in the calling thread); numpy outputs."""
-
         function = self._functions[signature]
         tensors = {n: tf.constant(v, dtype=tf.as_dtype(self.inputs[signature][n][0]))
                    for n, v in inputs.items()}
@@ -129,7 +125,6 @@ class LoadedVersion:
 
     def warm_up(self):
         """Replays the export's warm-up requests; returns how many ran."""
-
         requests = read_warmup_requests(self.path)
         for signature, inputs in requests:
             if signature not in self._functions:

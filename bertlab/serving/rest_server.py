@@ -206,7 +206,6 @@ class BackgroundServer:
     """
 
     def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False):
-
         self.host = host
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

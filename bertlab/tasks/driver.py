@@ -111,13 +111,16 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         if trainer.is_chief:
             write_run_config(model_dir, task, trainer_config, optimizer_config)
         summary = trainer.train()
-        if not trainer.is_chief:
-            return summary
+        # Every worker loads the chosen weights and runs the report evaluation (a
+        # multi-worker evaluation is a collective); only the chief selects by
+        # generation, exports and writes.
         best = trainer.restore_best()
         if best is None and trainer.weight_average is not None:
             trainer.weight_average.swap()  # nothing kept: export the averaged weights
         summary["best"] = best
         if selection is not None:
+            if not trainer.is_chief:
+                return summary
             facts = _select_by_generation(task, trainer, summary, log_fn)
             task.finalize(facts["validation_generation"])
         else:
@@ -130,6 +133,8 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
             log_fn(f"{report_split}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in summary["report"].items()
                 if isinstance(v, float)))
+        if not trainer.is_chief:
+            return summary
         summary.update(extra_summary or {})
         summary["export"] = None
         if export_dir:

@@ -27,10 +27,13 @@ import json
 import os
 import sys
 
-from absl import flags, logging
+from absl import app, flags, logging
 
-from bertlab.config import load_config
+from bertlab.config import ConfigError, load_config
+from bertlab.data import DataError
+from bertlab.models import CheckpointError
 from bertlab.tasks.driver import train_and_export
+from bertlab.text import VocabularyError
 from bertlab.training import flags as training_flags
 from bertlab.training.schedule import apply_schedule
 
@@ -48,6 +51,22 @@ def define_flags(app_name, repo_root, default_config="default.yaml"):
         return
     flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', a checkpoint "
                         "directory (Hugging Face BERT layout) or 'none'.")
+
+
+# The errors a train script reports as `error: ...` (exit status 1) instead of a traceback.
+TRAIN_ERRORS = (ConfigError, DataError, VocabularyError, CheckpointError, FileNotFoundError)
+
+
+def run_main(argv, run, errors=TRAIN_ERRORS):
+    """Runs `run()`; positional arguments are a usage error, and `errors` (exception
+    types) are printed as `error: ...` on stderr with exit status 1."""
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        run()
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 def normalize_argv(argv):
@@ -90,7 +109,8 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
         config.schedule, config.trainer, config.optimizer, task.num_examples("train"))
     summary = train_and_export(task, trainer_config, optimizer_config, model_dir,
                                export_dir=config.export_dir or None, strategy=strategy,
-                               metadata={"config": os.path.basename(FLAGS.config),
+                               metadata={"app": app_name,
+                                         "config": os.path.basename(FLAGS.config),
                                          "init": config.task.encoder.init},
                                report_split="report" if config.task.data.report else None)
     summary["model_dir"] = model_dir

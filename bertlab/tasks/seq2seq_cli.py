@@ -34,6 +34,7 @@ from bertlab.data.readers import DataError
 from bertlab.decoding import with_export_overrides
 from bertlab.export import ExportedModel, read_texts
 from bertlab.tasks.driver import train_and_export
+from bertlab.tasks.fine_tuning_cli import run_main  # noqa: F401  (seq2seq_cli.run_main)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask
 from bertlab.text.sentencepiece_tokenizer import SentencePieceError
 from bertlab.training import flags as training_flags
@@ -144,18 +145,6 @@ def print_train_summary(app_name, model_dir, summary, extra=None):
                       "export": summary.get("export"),
                       "train_time_seconds": summary.get("train_time_seconds")},
                      ensure_ascii=False, default=str))
-
-
-def run_main(argv, run, errors):
-    """Runs `run()`; positional arguments are a usage error, and `errors` (exception
-    types) are printed as `error: ...` on stderr with exit status 1."""
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        run()
-    except errors as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 def generate(model, sources, batch_size, output_key):

@@ -107,7 +107,7 @@ class TextDataConfig:
     has_header: bool = True
     text_column: typing.Any = None
     text_pair_column: typing.Any = None
-    label_column: typing.Optional[str] = None
+    label_column: typing.Any = None
     extra_columns: bool = False
     label_values: typing.List[str] = dataclasses.field(default_factory=lambda: ["0", "1"])
     max_train_examples: int = 0

@@ -40,13 +40,18 @@ def resolve_strategy(strategy, trainer_config):
 
 
 def write_run_config(model_dir, task, trainer_config, optimizer_config):
-    """Writes `model_dir/run_config.json`: the runner's and the optimizer's settings
-    and the task's class (what a later reader needs to know how the run trained)."""
-    write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), {
+    """Writes `model_dir/run_config.json`: the runner's and the optimizer's settings,
+    the task's class and, when the task has a dataclass `config`, its settings (data,
+    model, labels: what a later reader needs to know how the run trained)."""
+    run_config = {
         "trainer": dataclasses.asdict(trainer_config),
         "optimizer": dataclasses.asdict(optimizer_config),
         "task": type(task).__name__,
-    })
+    }
+    task_config = getattr(task, "config", None)
+    if dataclasses.is_dataclass(task_config) and not isinstance(task_config, type):
+        run_config["task_config"] = dataclasses.asdict(task_config)
+    write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), run_config)
 
 
 def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None):

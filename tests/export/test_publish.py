@@ -72,3 +72,11 @@ def test_a_fixed_directory_is_replaced_whole(tmp_path):
         publish(target, broken, versioned=False)
     assert json.loads((target / "config.json").read_text()) == {"text": "second"}
     assert not [n for n in os.listdir(tmp_path) if n.startswith(TEMP_PREFIX)]
+
+
+def test_a_directory_that_is_not_an_export_is_not_replaced(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "ckpt-1.index").write_text("a checkpoint")
+    with pytest.raises(FileExistsError, match="not a bertlab export"):
+        publish(tmp_path / "run", lambda d: {}, versioned=False)
+    assert (tmp_path / "run" / "ckpt-1.index").read_text() == "a checkpoint"

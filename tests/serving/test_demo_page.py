@@ -137,10 +137,15 @@ def test_classification_card(server):
             ["text"], ["label", "probabilities"])},
         {"name": "paraphrase", "version": 2, **describe(
             {"task": "sentence_classification", "title": "Paraphrase"}, ["text", "text_pair"],
-            ["label", "score"])}]
+            ["label", "score"])},
+        {"name": "similarity", "version": 1, **describe(
+            {"task": "text_classification", "head": "regression", "text_pair": True},
+            ["text", "text_pair"], ["score"])}]
     answers = {"topics": {"predictions": [{"label": "sports",
                                            "probabilities": [0.125, 0.75, 0.125]}]},
-               "paraphrase": {"predictions": [{"label": "same", "score": 0.9}]}}
+               "paraphrase": {"predictions": [{"label": "same", "score": 0.9}]},
+               # One output: TF Serving's row format answers with the bare value.
+               "similarity": {"predictions": [3.25]}}
     sent, errors = [], []
 
     def answer(route):
@@ -156,13 +161,15 @@ def test_classification_card(server):
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
-            page.route(re.compile(r"/v1/models/(topics|paraphrase):predict$"), answer)
+            page.route(re.compile(r"/v1/models/(topics|paraphrase|similarity):predict$"),
+                       answer)
             page.goto(f"{server.url}/")
             page.wait_for_selector("body[data-ready=true]", timeout=30000)
             assert page.is_visible("#classification-card")
             assert page.is_visible("#sentiment-card") and page.is_visible("#ner-card")
             assert page.locator("#classification-model option").all_inner_texts() == [
-                "Text classification (topics)", "Paraphrase (paraphrase)"]
+                "Text classification (topics)", "Paraphrase (paraphrase)",
+                "Text classification (similarity)"]
             assert page.is_visible("#classification-model")  # two classifiers to choose from
             assert not page.is_visible("#classification-pair")  # topics takes one text
 
@@ -188,6 +195,15 @@ def test_classification_card(server):
             assert page.inner_text("#classification-score") == "score 0.900"
             assert page.locator("#classification-result .bar-row").count() == 0
 
+            page.select_option("#classification-model", "similarity")
+            page.fill("#classification-input", "A plane takes off.")
+            page.fill("#classification-pair", "An air plane is taking off.")
+            page.click("#classification-run")
+            page.wait_for_function(
+                "document.querySelector('#classification-score').innerText === 'score 3.250'",
+                timeout=30000)
+            assert page.locator("#classification-label").count() == 0
+
             page.select_option("#classification-model", "topics")
             assert not page.is_visible("#classification-pair")
         finally:
@@ -195,5 +211,7 @@ def test_classification_card(server):
     assert sent == [
         ("topics", {"instances": ["The match ended 2-1."]}),
         ("paraphrase", {"instances": [{"text": "A man plays a guitar.",
-                                       "text_pair": "Someone plays music."}]})]
+                                       "text_pair": "Someone plays music."}]}),
+        ("similarity", {"instances": [{"text": "A plane takes off.",
+                                       "text_pair": "An air plane is taking off."}]})]
     assert errors == []

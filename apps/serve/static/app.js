@@ -91,17 +91,24 @@ function showBusy(result) {
 // A label with its probabilities (one bar per class) or its score; element ids start with
 // `prefix` (`sentiment-label`, `classification-label`, ...).
 function renderLabel(result, prediction, app, prefix) {
-  const label = String(prediction.label);
+  // A model with one output (a regression's `score`) answers with the bare value.
+  if (typeof prediction !== "object" || prediction === null) {
+    prediction = { [(app.outputs && app.outputs[0]) || "score"]: prediction };
+  }
   const probabilities = prediction.probabilities;
   if (!Array.isArray(probabilities)) {
     const score = Number(prediction.score);
+    const row = [el("span", { class: "meta", id: `${prefix}-score`,
+      text: `score ${score.toFixed(3)}` })];
+    if (prediction.label !== undefined) {
+      const label = String(prediction.label);
+      row.unshift(el("span", { class: `label-pill ${label}`, id: `${prefix}-label`, text: label }));
+    }
     result.className = "result";
-    result.replaceChildren(el("div", { class: "label-row" }, [
-      el("span", { class: `label-pill ${label}`, id: `${prefix}-label`, text: label }),
-      el("span", { class: "meta", id: `${prefix}-score`, text: `score ${score.toFixed(3)}` }),
-    ]));
+    result.replaceChildren(el("div", { class: "label-row" }, row));
     return;
   }
+  const label = String(prediction.label);
   const names = app.class_names && app.class_names.length === probabilities.length
     ? app.class_names : probabilities.map((_, i) => `class ${i}`);
   const best = probabilities.indexOf(Math.max(...probabilities));
