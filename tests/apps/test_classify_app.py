@@ -110,3 +110,18 @@ def test_configs_load(name):
                                                       f"{name}.yaml"))
     assert config.export_dir.startswith("saved_models/")
     assert config.task.data.holdout_every >= 5 and config.task.data.validation == ""
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--set=task.data.train=no/such.csv", "Data file not found"),
+    ("--set=task.data.text_column=9", "expected at least 10"),
+    ("--set=task.head=ranking", "`head` must be one of"),
+])
+def test_bad_input_is_one_error_line(tmp_path, data_dir, override, message):
+    result = run_app("apps.classify.train", "--config=configs/classify/smoke.yaml",
+                     f"--data_dir={data_dir}", f"--model_dir={tmp_path}/run",
+                     f"--export_dir={tmp_path}/export", override, expect_ok=False)
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("error: ") and message in stderr
+    assert not (tmp_path / "export").exists()
