@@ -23,8 +23,8 @@ from apps.classify.config import APP_NAME, DEFAULT_CONFIG, REPO_ROOT, ClassifyCo
 from bertlab.config import ConfigError, load_config
 from bertlab.data import DataError
 from bertlab.export import ExportedModel
-from bertlab.tasks.text_classification import (correlations, positive_class_scores,
-                                               read_source)
+from bertlab.tasks.classification_metrics import correlations, positive_class_scores
+from bertlab.tasks.text_classification import read_source
 
 FLAGS = flags.FLAGS
 

@@ -29,40 +29,28 @@ Example:
 """
 
 import dataclasses
-import os
 import typing
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
-from scipy import stats
 
-from bertlab.data import (DEFAULT_BOUNDARIES, DataError, bucket_by_length, hold_out_every,
-                          is_tfds_source, load_tfds_sentences, read_labeled_sentences,
-                          read_text_lines)
+from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tfds_sentences,
+                          read_labeled_sentences, read_text_lines)
 from bertlab.data.readers import FILE_FORMATS
 from bertlab.export import export_text_classifier
 from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
+from bertlab.tasks.classification_metrics import (best_f1_threshold, correlations,
+                                                  positive_class_scores)
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.tasks.example_predictions import ExamplePredictions
+from bertlab.tasks.labeled_data import (SPLITS, bucketed_dataset, check_validation_source,
+                                        resolve_source, select_split)
 from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.training.task import Task
 
-SPLITS = ("train", "validation", "report")
 HEADS = ("classification", "regression")
-
-
-def check_validation_source(data):
-    """Checks a data config's `validation` / `holdout_every` pair: exactly one is set,
-    and `holdout_every` is 0 or at least 2 (raises ValueError naming them)."""
-    if data.holdout_every == 1 or data.holdout_every < 0:
-        raise ValueError(f"`holdout_every` must be 0 or at least 2, got {data.holdout_every}.")
-    if bool(data.validation) == bool(data.holdout_every):
-        raise ValueError("Set exactly one of `validation` (a source) and `holdout_every` "
-                         f"(carve it from `train`); got validation={data.validation!r}, "
-                         f"holdout_every={data.holdout_every}.")
 
 
 @dataclasses.dataclass
@@ -201,80 +189,6 @@ def check_class_names(class_names, label_values, positive_class):
                              f"on one probability), got {class_names}.")
 
 
-def best_f1_threshold(probabilities, is_positive):
-    """The decision threshold on the positive class's probability that maximizes its F1.
-
-    Predicting positive for the k most probable examples gives
-    `F1 = 2 TP(k) / (k + P)`; the best k wins (the smallest on a tie) and the
-    threshold lies halfway between its last positive prediction and the next
-    probability. Returns `(threshold, f1)`; (0.5, 0.0) without positives.
-    """
-    probabilities = np.asarray(probabilities, np.float64)
-    is_positive = np.asarray(is_positive, bool)
-    positives = int(is_positive.sum())
-    if positives == 0 or probabilities.size == 0:
-        return 0.5, 0.0
-    order = np.argsort(-probabilities, kind="stable")
-    sorted_p = probabilities[order]
-    true_positives = np.cumsum(is_positive[order])
-    k = np.arange(1, len(order) + 1)
-    # Only cut between distinct probabilities: a threshold cannot split ties.
-    cut = np.append(sorted_p[1:] < sorted_p[:-1], True)
-    f1 = np.where(cut, 2.0 * true_positives / (k + positives), -1.0)
-    best = int(np.argmax(f1))
-    below = sorted_p[best + 1] if best + 1 < len(sorted_p) else 0.0
-    return float((sorted_p[best] + below) / 2.0), float(f1[best])
-
-
-def positive_class_scores(probabilities, is_positive, threshold):
-    """Precision, recall and F1 of the positive class when `probability >= threshold`."""
-    predicted = np.asarray(probabilities) >= threshold
-    is_positive = np.asarray(is_positive, bool)
-    true_positives = float(np.sum(predicted & is_positive))
-    precision = true_positives / max(1.0, float(predicted.sum()))
-    recall = true_positives / max(1.0, float(is_positive.sum()))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
-def resolve_source(data_dir, source):
-    """A data source string as a path under `data_dir` (TFDS names unchanged)."""
-    if is_tfds_source(source) or os.path.isabs(source):
-        return source
-    return os.path.join(data_dir, source)
-
-
-def subset_indices(num_examples, limit, seed):
-    """A deterministic random subset of `limit` indices (all, in order, if `limit` is 0)."""
-    if not limit or limit >= num_examples:
-        return list(range(num_examples))
-    order = np.random.default_rng(seed).permutation(num_examples)[:limit]
-    return sorted(order.tolist())
-
-
-def select_split(data, split, read, seed):
-    """The examples of `split` before any label check: read, held out, limited.
-
-    Args:
-      data: the task's data config (`train`, `validation`, `holdout_every`,
-        `max_train_examples`, `max_validation_examples`).
-      split: "train", "validation" or "report" (`data.report`, whole).
-      read: `read(source, split_name)` -> examples with `len` and `select`.
-      seed: picks the `max_*_examples` subset.
-    """
-    if split == "report":
-        if not data.report:
-            raise ValueError("The task has no `data.report` split to evaluate.")
-        return read(data.report, "report")
-    if data.holdout_every:
-        examples = read(data.train, "train")
-        examples = examples.select(hold_out_every(len(examples), data.holdout_every, split))
-    else:
-        examples = read(data.train if split == "train" else data.validation, split)
-    limit = data.max_train_examples if split == "train" else data.max_validation_examples
-    return examples.select(subset_indices(len(examples), limit, seed))
-
-
 def read_source(data, source, split_name="validation"):
     """The `LabeledSentences` (string labels) of one source of a `TextDataConfig`: a file
     in its format and columns, or `tfds:<name>` (the train or validation TFDS split)."""
@@ -286,42 +200,6 @@ def read_source(data, source, split_name="validation"):
         resolve_source(data.data_dir, source), data.text_column, data.label_column,
         has_header=data.has_header, text_pair_column=data.text_pair_column,
         file_format=data.file_format, extra_columns=data.extra_columns)
-
-
-def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, label_padding,
-                     input_context=None, segment_ids=None):
-    """`({token_ids, segment_ids, padding_mask}, labels)` batches bucketed by length.
-
-    Args:
-      token_ids: ragged int32 `[n, (tokens)]`; labels: `[n]`, ragged
-        `[n, (tokens)]`, or a dict of them (`label_padding` then a dict too).
-      segment_ids: ragged int32 like `token_ids` (text pairs), or None (all 0).
-      config: the task config (`seed`, `bucket_boundaries`).
-      batch_size: global batch size (per replica with `input_context`).
-      training: shuffle (seeded, every epoch) and repeat.
-      pad_id, label_padding: padding of the token ids and of the labels.
-    """
-    if segment_ids is None:
-        segment_ids = tf.zeros_like(token_ids)
-    dataset = tf.data.Dataset.from_tensor_slices((token_ids, segment_ids, labels))
-    if input_context is not None:
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if training:
-        dataset = dataset.shuffle(int(token_ids.nrows()), seed=config.seed,
-                                  reshuffle_each_iteration=True).repeat()
-
-    def features(ids, segments, label):
-        return ({"token_ids": ids, "segment_ids": segments,
-                 "padding_mask": tf.ones_like(ids)}, label)
-
-    dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
-                          deterministic=True)
-    pad = {"token_ids": pad_id, "segment_ids": 0, "padding_mask": 0}
-    dataset = bucket_by_length(dataset, batch_size, config.bucket_boundaries,
-                               padding_values=(pad, label_padding))
-    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class TextClassificationTask(Task):
@@ -551,20 +429,6 @@ class TextClassificationTask(Task):
             metadata.update(positive_class=self.config.positive_class,
                             decision_threshold=self.decision_threshold)
         return metadata
-
-
-def correlations(predictions, targets):
-    """Pearson and Spearman correlation of predictions with targets (scipy), and the
-    mean squared error; NaN correlations (constant predictions) become 0."""
-    predictions = np.asarray(predictions, np.float64)
-    targets = np.asarray(targets, np.float64)
-    if predictions.size < 2 or np.ptp(predictions) == 0 or np.ptp(targets) == 0:
-        pearson = spearman = 0.0
-    else:
-        pearson = float(stats.pearsonr(predictions, targets)[0])
-        spearman = float(stats.spearmanr(predictions, targets)[0])
-    return {"pearson": pearson, "spearman": spearman,
-            "mse": float(np.mean((predictions - targets) ** 2))}
 
 
 def _is_number(text):

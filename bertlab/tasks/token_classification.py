@@ -27,9 +27,8 @@ from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
-from bertlab.tasks.text_classification import (SPLITS, bucketed_dataset,
-                                               check_validation_source, resolve_source,
-                                               select_split)
+from bertlab.tasks.labeled_data import (SPLITS, bucketed_dataset, check_validation_source,
+                                        resolve_source, select_split)
 from bertlab.text.word_tokenization import pack_words, scatter_word_labels
 from bertlab.training.task import Task
 

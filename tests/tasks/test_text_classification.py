@@ -9,7 +9,7 @@ import tensorflow as tf
 from bertlab.data import DataError
 from bertlab.tasks import (EncoderConfig, TextClassificationConfig, TextClassificationTask,
                            TextDataConfig)
-from bertlab.tasks.text_classification import best_f1_threshold, positive_class_scores
+from bertlab.tasks.classification_metrics import best_f1_threshold
 
 
 def _tiny_encoder(vocabulary, **kwargs):
@@ -116,19 +116,6 @@ def test_bad_labels_and_configs(tmp_path, minilm_dir):
 
 
 # ---------------------------------------------------------------- decision threshold
-
-def test_best_f1_threshold_by_hand():
-    # Positives at 0.9 and 0.6, negatives at 0.7 and 0.2: cutting after 0.9 gives F1 2/3
-    # (1 of 2 found, 1 predicted), after 0.6 F1 4/5 (2 of 3 predicted); halfway to 0.2.
-    threshold, f1 = best_f1_threshold([0.2, 0.9, 0.7, 0.6], [False, True, False, True])
-    assert f1 == pytest.approx(0.8) and threshold == pytest.approx(0.4)
-    scores = positive_class_scores([0.2, 0.9, 0.7, 0.6], [False, True, False, True], threshold)
-    assert scores == pytest.approx({"precision": 2 / 3, "recall": 1.0, "f1": 0.8})
-    # Ties are not split: both 0.5s are predicted positive together.
-    threshold, f1 = best_f1_threshold([0.5, 0.5, 0.1], [True, False, False])
-    assert threshold == pytest.approx(0.3) and f1 == pytest.approx(2 / 3)
-    assert best_f1_threshold([0.3, 0.4], [False, False]) == (0.5, 0.0)
-
 
 def _binary_task(tmp_path, minilm_dir, **config):
     rows = [(f"{'free prize ' * (i % 3)}message {i}", "spam" if i % 3 == 0 else "ham")
