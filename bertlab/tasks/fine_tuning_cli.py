@@ -111,7 +111,9 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
                                export_dir=config.export_dir or None, strategy=strategy,
                                metadata={"app": app_name,
                                          "config": os.path.basename(FLAGS.config),
-                                         "init": config.task.encoder.init},
+                                         "init": config.task.encoder.init,
+                                         **({"title": config.title}
+                                            if getattr(config, "title", "") else {})},
                                report_split="report" if config.task.data.report else None)
     summary["model_dir"] = model_dir
     best = summary.get("best") or {}
