@@ -112,12 +112,10 @@ def test_configs_load(name):
     assert config.task.data.holdout_every >= 5 and config.task.data.validation == ""
 
 
-@pytest.mark.parametrize("override, message", [
-    ("--set=task.data.train=no/such.csv", "Data file not found"),
-    ("--set=task.data.text_column=9", "expected at least 10"),
-    ("--set=task.head=ranking", "`head` must be one of"),
-])
-def test_bad_input_is_one_error_line(tmp_path, data_dir, override, message):
+def test_bad_input_is_one_error_line(tmp_path, data_dir):
+    # One process (each costs a TensorFlow start): a column beyond the rows'. The readers'
+    # and configs' own errors are unit-tested in tests/data and tests/tasks.
+    override, message = "--set=task.data.text_column=9", "expected at least 10"
     result = run_app("apps.classify.train", "--config=configs/classify/smoke.yaml",
                      f"--data_dir={data_dir}", f"--model_dir={tmp_path}/run",
                      f"--export_dir={tmp_path}/export", override, expect_ok=False)
