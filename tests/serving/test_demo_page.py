@@ -199,9 +199,10 @@ def test_classification_card(server):
             page.fill("#classification-input", "A plane takes off.")
             page.fill("#classification-pair", "An air plane is taking off.")
             page.click("#classification-run")
+            # The previous answer's score is replaced by "Working…", then by this one.
             page.wait_for_function(
-                "document.querySelector('#classification-score').innerText === 'score 3.250'",
-                timeout=30000)
+                "(document.querySelector('#classification-score') || {}).innerText"
+                " === 'score 3.250'", timeout=30000)
             assert page.locator("#classification-label").count() == 0
 
             page.select_option("#classification-model", "topics")
