@@ -23,6 +23,7 @@ from apps.classify.config import APP_NAME, DEFAULT_CONFIG, REPO_ROOT, ClassifyCo
 from bertlab.config import ConfigError, load_config
 from bertlab.data import DataError
 from bertlab.export import ExportedModel
+from bertlab.tasks.fine_tuning_cli import resolve_config_paths
 from bertlab.tasks.classification_metrics import correlations, positive_class_scores
 from bertlab.tasks.text_classification import read_source
 
@@ -101,10 +102,9 @@ def main(argv):
     if FLAGS.label_column is not None:
         overrides["task.data.label_column"] = FLAGS.label_column
     try:
-        config = load_config(ClassifyConfig, FLAGS.config, overrides)
+        config = resolve_config_paths(load_config(ClassifyConfig, FLAGS.config, overrides),
+                                      REPO_ROOT)
         data = config.task.data
-        if not os.path.isabs(data.data_dir):
-            data.data_dir = os.path.normpath(os.path.join(REPO_ROOT, data.data_dir))
         source = FLAGS.data or data.report or data.validation
         if not source:
             raise ConfigError(f"{FLAGS.config} carves its validation split from the training "
@@ -113,7 +113,7 @@ def main(argv):
             source = os.path.abspath(FLAGS.data)
         data.tfds_validation_split = FLAGS.tfds_split
         examples = read_source(data, source)
-        model = ExportedModel(FLAGS.model_dir or os.path.join(REPO_ROOT, config.export_dir))
+        model = ExportedModel(FLAGS.model_dir or config.export_dir)
         results = score(model, examples, FLAGS.batch_size)
     except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
         raise SystemExit(f"error: {e}")

@@ -84,7 +84,13 @@ def read_config(config_cls, repo_root):
         init = FLAGS.init
         overrides["task.encoder.init"] = init if init in ("minilm", "none") else \
             os.path.abspath(init)
-    config = load_config(config_cls, FLAGS.config, overrides)
+    return resolve_config_paths(load_config(config_cls, FLAGS.config, overrides), repo_root)
+
+
+def resolve_config_paths(config, repo_root):
+    """`config` with its relative `task.data.data_dir` and `export_dir` made absolute:
+    a config's relative paths are relative to the repository, not the working
+    directory. Returns `config` (changed in place)."""
     data = config.task.data
     if not os.path.isabs(data.data_dir):
         data.data_dir = os.path.normpath(os.path.join(repo_root, data.data_dir))
