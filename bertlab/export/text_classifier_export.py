@@ -47,9 +47,11 @@ TOKEN_IDS_SIGNATURE = "serve_token_ids"
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-def token_id_specs():
-    """The `serve_token_ids` input signature: three int32 `[None, None]` specs."""
-    return [tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_NAMES]
+def token_id_specs(names=INPUT_NAMES):
+    """The `serve_token_ids` input signature: one int32 `[None, None]` spec per name
+    (the model's inputs: `token_ids`, `segment_ids`, `padding_mask`, and e.g. a
+    tagger's `casing_ids`)."""
+    return [tf.TensorSpec([None, None], tf.int32, name=name) for name in names]
 
 
 def ensure_min_width(features, width=1):
@@ -80,10 +82,12 @@ def score_of(model):
     return run
 
 
-def write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs=("text",)):
+def write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs=("text",),
+                  token_id_inputs=INPUT_NAMES):
     """Writes the SavedModel at `path`: `serve_text(*texts)` as `serving_default` (one
     `tf.string [None]` input per name in `text_inputs`) and
-    `serve_token_ids(token_ids, segment_ids, padding_mask)` as `serve_token_ids`.
+    `serve_token_ids(*token_id_inputs)` (by default `token_ids, segment_ids,
+    padding_mask`) as `serve_token_ids`.
 
     The model's variables are saved once, as the endpoints use them (tracking
     the Keras model too would store every weight a second time).
@@ -93,7 +97,8 @@ def write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs=("te
     archive.add_endpoint(TEXT_SIGNATURE, serve_text,
                          input_signature=[tf.TensorSpec([None], tf.string, name=name)
                                           for name in text_inputs])
-    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids, input_signature=token_id_specs())
+    archive.add_endpoint(TOKEN_IDS_SIGNATURE, serve_token_ids,
+                         input_signature=token_id_specs(token_id_inputs))
     archive.write_out(path, verbose=False)
 
 

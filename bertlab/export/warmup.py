@@ -140,7 +140,8 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """Warm-up requests for a signature with the exports' inputs: a batch of one and a
     batch of all `texts` (for `[batch]` string inputs: `text`, and `text_pair` of a
     sentence-pair model), or token ids of two lengths (for
-    `[batch, length]` int inputs named `token_ids`, `segment_ids`, `padding_mask`).
+    `[batch, length]` int inputs named `token_ids`, `segment_ids`, `padding_mask`,
+    `casing_ids`).
 
     Args:
       inputs: `{input: (dtype, shape)}`, as `signature_inputs` gives.
@@ -168,7 +169,7 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
             if name == "token_ids":
                 # Small ids (below any vocabulary's size), a different row each.
                 value = 1 + (np.arange(batch)[:, None] + np.arange(length)[None, :]) % 5
-            elif name == "segment_ids":
+            elif name in ("segment_ids", "casing_ids"):
                 value = np.zeros((batch, length))
             elif name == "padding_mask":
                 value = (np.arange(length)[None, :] <

@@ -56,17 +56,20 @@ def select_inputs(inputs, names, model_name):
 
 
 def _encode(embeddings, blocks, final_layer_norm, pooler, inputs, output_positions=None,
-            training=None):
+            training=None, added_embeddings=None):
     """The encoder's forward pass: `{sequence_output, pooled_output}` of the input
     dict. Builds the functional graph (symbolic inputs) and runs the
     `output_positions` path (the last block only at those positions and at the
-    first token, which the pooler reads)."""
+    first token, which the pooler reads). `added_embeddings` `[batch, seq, hidden]`
+    are added to the embedding block's output."""
     padding_mask = inputs["padding_mask"]
     last_positions = None
     if output_positions is not None:
         positions = tf.cast(output_positions, tf.int32)
         last_positions = tf.concat([tf.zeros_like(positions[:, :1]), positions], 1)
     x = embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+    if added_embeddings is not None:
+        x = x + keras.ops.cast(added_embeddings, x.dtype)
     for block in blocks[:-1]:
         x = block(x, padding_mask=padding_mask, training=training)
     x = blocks[-1](x, padding_mask=padding_mask, query_positions=last_positions,
@@ -192,6 +195,16 @@ class BertEncoder(keras.Model):
     def _call_at_positions(self, inputs, positions, training):
         return _encode(self.embeddings, self.transformer_layers, self.final_layer_norm,
                        self.pooler_dense, inputs, positions, training)
+
+    def call_with_added_embeddings(self, inputs, added_embeddings, training=None):
+        """The encoder's outputs with `added_embeddings` (`[batch, seq, hidden_dim]`,
+        e.g. an extra input feature's embedding) added to the embedding block's
+        output, before the first Transformer block. Works on symbolic inputs, so a
+        functional head model can be built on it."""
+        inputs = select_inputs(inputs, INPUT_NAMES, type(self).__name__)
+        return _encode(self.embeddings, self.transformer_layers, self.final_layer_norm,
+                       self.pooler_dense, inputs, training=training,
+                       added_embeddings=added_embeddings)
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         positions = _output_positions(inputs)

@@ -75,13 +75,15 @@ def select_split(data, split, read, seed):
 
 
 def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, label_padding,
-                     input_context=None, segment_ids=None):
+                     input_context=None, segment_ids=None, extra_features=None):
     """`({token_ids, segment_ids, padding_mask}, labels)` batches bucketed by length.
 
     Args:
       token_ids: ragged int32 `[n, (tokens)]`; labels: `[n]`, ragged
         `[n, (tokens)]`, or a dict of them (`label_padding` then a dict too).
       segment_ids: ragged int32 like `token_ids` (text pairs), or None (all 0).
+      extra_features: `{name: ragged int32 like token_ids}` more model inputs
+        (e.g. `casing_ids`), padded with 0.
       config: the task config (`seed`, `bucket_boundaries`).
       batch_size: global batch size (per replica with `input_context`).
       training: shuffle (seeded, every epoch) and repeat.
@@ -89,7 +91,9 @@ def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, la
     """
     if segment_ids is None:
         segment_ids = tf.zeros_like(token_ids)
-    dataset = tf.data.Dataset.from_tensor_slices((token_ids, segment_ids, labels))
+    extra_features = dict(extra_features or {})
+    dataset = tf.data.Dataset.from_tensor_slices((token_ids, segment_ids, extra_features,
+                                                  labels))
     if input_context is not None:
         dataset = dataset.shard(input_context.num_input_pipelines,
                                 input_context.input_pipeline_id)
@@ -98,13 +102,14 @@ def bucketed_dataset(token_ids, labels, config, batch_size, training, pad_id, la
         dataset = dataset.shuffle(int(token_ids.nrows()), seed=config.seed,
                                   reshuffle_each_iteration=True).repeat()
 
-    def features(ids, segments, label):
+    def features(ids, segments, extra, label):
         return ({"token_ids": ids, "segment_ids": segments,
-                 "padding_mask": tf.ones_like(ids)}, label)
+                 "padding_mask": tf.ones_like(ids), **extra}, label)
 
     dataset = dataset.map(features, num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
-    pad = {"token_ids": pad_id, "segment_ids": 0, "padding_mask": 0}
+    pad = {"token_ids": pad_id, "segment_ids": 0, "padding_mask": 0,
+           **{name: 0 for name in extra_features}}
     dataset = bucket_by_length(dataset, batch_size, config.bucket_boundaries,
                                padding_values=(pad, label_padding))
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -29,6 +29,7 @@ from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tok
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
 from bertlab.tasks.labeled_data import (SPLITS, bucketed_dataset, check_validation_source,
                                         resolve_source, select_split)
+from bertlab.text.word_casing import NUM_CASING_IDS
 from bertlab.text.word_tokenization import pack_words, scatter_word_labels
 from bertlab.training.task import Task
 
@@ -86,6 +87,9 @@ class TokenClassificationConfig:
       serving_sequence_length: the same for the export (0: `sequence_length`);
         words beyond it are tagged `O`.
       head_dropout: dropout before the tagging layer.
+      casing_features: give the model each subword's word capitalisation
+        (`bertlab.text.word_casing`) as an extra embedding: what an uncased
+        encoder cannot see. The export computes it from the raw text.
       eval_batch_size: global batch size of the validation split.
       bucket_boundaries: length buckets of `bucket_by_length`.
       seed: data order and subset seed.
@@ -100,6 +104,7 @@ class TokenClassificationConfig:
     sequence_length: int = 256
     serving_sequence_length: int = 0
     head_dropout: float = 0.1
+    casing_features: bool = False
     eval_batch_size: int = 64
     bucket_boundaries: typing.List[int] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_BOUNDARIES))
@@ -197,46 +202,53 @@ class TokenClassificationTask(Task):
             raise DataError(f"{split} data has tags {unknown} that are not in `tag_names` "
                             f"{self.tag_names}.")
 
+        casing = self.config.casing_features
+
         @tf.function(reduce_retracing=True)
         def encode(words, tags):
             packed = pack_words(self.tokenizer, words, self.config.sequence_length,
-                                pad_to_longest=True)
+                                pad_to_longest=True, with_casing=casing)
             width = tf.shape(packed["token_ids"])[1]
             labels = scatter_word_labels(tags, packed["word_positions"], width, IGNORE_LABEL)
             lengths = tf.reduce_sum(packed["padding_mask"], axis=1)
             truncated = tf.reduce_sum(tf.cast(packed["word_positions"].flat_values < 0,
                                               tf.int32))
-            return packed["token_ids"], labels, lengths, truncated
+            extra = {"casing_ids": packed["casing_ids"]} if casing else {}
+            return packed["token_ids"], labels, extra, lengths, truncated
 
-        ids, labels, cut = [], [], 0
+        columns, cut = {"token_ids": [], "labels": [], "casing_ids": []}, 0
         for start in range(0, len(sentences), 2048):
             words = tf.ragged.constant(sentences.tokens[start:start + 2048], dtype=tf.string)
             tags = tf.ragged.constant([[self._tag_ids[t] for t in s]
                                        for s in sentences.tags[start:start + 2048]],
                                       dtype=tf.int32, ragged_rank=1)
-            token_ids, label_ids, lengths, truncated = encode(words, tags)
-            ids.append(tf.RaggedTensor.from_tensor(token_ids, lengths=lengths))
-            labels.append(tf.RaggedTensor.from_tensor(label_ids, lengths=lengths))
+            token_ids, label_ids, extra, lengths, truncated = encode(words, tags)
+            for name, dense in dict(token_ids=token_ids, labels=label_ids, **extra).items():
+                columns[name].append(tf.RaggedTensor.from_tensor(dense, lengths=lengths))
             cut += int(truncated)
         if cut:
             logging.warning("%s: %d words lie beyond sequence_length=%d subwords and are "
                             "not used.", split, cut, self.config.sequence_length)
-        self._encoded[split] = (tf.concat(ids, axis=0), tf.concat(labels, axis=0))
+        self._encoded[split] = {name: tf.concat(parts, axis=0)
+                                for name, parts in columns.items() if parts}
         return self._encoded[split]
 
     def build_dataset(self, split, input_context=None):
-        token_ids, labels = self._encode(split)
+        encoded = dict(self._encode(split))
+        token_ids, labels = encoded.pop("token_ids"), encoded.pop("labels")
         training = split == "train"
         batch_size = self.global_batch_size if training else self.config.eval_batch_size
         return bucketed_dataset(token_ids, labels, self.config, batch_size, training,
-                                self.tokenizer.token_to_id("[PAD]"), IGNORE_LABEL, input_context)
+                                self.tokenizer.token_to_id("[PAD]"), IGNORE_LABEL, input_context,
+                                extra_features=encoded)
 
     # ----------------------------------------------------------------- model
 
     def build_model(self):
         encoder = build_encoder(self.config.encoder, self.tokenizer)
-        return BertTokenClassifier(encoder, num_tags=len(self.tag_names),
-                                   dropout=self.config.head_dropout)
+        return BertTokenClassifier(
+            encoder, num_tags=len(self.tag_names), dropout=self.config.head_dropout,
+            num_casing_ids=NUM_CASING_IDS if self.config.casing_features else 0)
 
     def compute_loss(self, labels, outputs):
         labels = tf.cast(labels, tf.int32)
@@ -278,5 +290,6 @@ class TokenClassificationTask(Task):
             "tag_names": list(self.tag_names),
             "sequence_length": self.serving_sequence_length,
             "lowercase": self.tokenizer.lowercase,
+            "casing_features": bool(self.config.casing_features),
             "dtype_policies": exported_policies,
         }

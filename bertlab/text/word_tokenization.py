@@ -31,6 +31,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from bertlab.text.bert_preprocessor import pack_ragged
+from bertlab.text.word_casing import word_casing_ids
 
 # BERT's whitespace (`_is_whitespace`): space, \t, \n, \r and category Zs.
 _WHITESPACE = r"[\t\n\r\p{Zs}]"
@@ -80,7 +81,7 @@ def tokenize_words(tokenizer, words):
     return words.with_flat_values(subwords)
 
 
-def pack_words(tokenizer, words, sequence_length, pad_to_longest=True):
+def pack_words(tokenizer, words, sequence_length, pad_to_longest=True, with_casing=False):
     """Packs words into encoder inputs with the first-subword position of each word.
 
     Args:
@@ -89,12 +90,15 @@ def pack_words(tokenizer, words, sequence_length, pad_to_longest=True):
       sequence_length: the longest output row (`[CLS]` and `[SEP]` included).
       pad_to_longest: pad to the longest row of the batch, not to
         `sequence_length`.
+      with_casing: also return `casing_ids`.
 
     Returns:
       dict with int32 `[batch, seq]` `token_ids`, `segment_ids`, `padding_mask`
       and `word_positions`, ragged int32 `[batch, (words)]`: the index in the
       row of each word's first subword, or -1 for a word cut off by
-      truncation.
+      truncation. With `with_casing`, int32 `[batch, seq]` `casing_ids`: every
+      subword has the casing id of its word (`bertlab.text.word_casing`),
+      `[CLS]`, `[SEP]` and padding 0.
     """
     if int(sequence_length) < 3:
         raise ValueError(f"`sequence_length` must be at least 3, got {sequence_length}.")
@@ -111,6 +115,14 @@ def pack_words(tokenizer, words, sequence_length, pad_to_longest=True):
     packed = pack_ragged(token_ids, segment_ids, sequence_length, pad_to_longest,
                          tokenizer.token_to_id("[PAD]"))
     packed["word_positions"] = positions
+    if with_casing:
+        casing = word_casing_ids(words)  # [batch, (words)]
+        per_subword = subwords.with_flat_values(  # [batch, (words), (subwords)]
+            tf.repeat(casing.flat_values, subwords.values.row_lengths()))
+        casing = per_subword.merge_dims(1, 2)[:, :budget]
+        edge = tf.zeros([casing.nrows(), 1], tf.int32)
+        casing = tf.concat([edge, casing, edge], axis=1)
+        packed["casing_ids"] = casing.to_tensor(0, shape=tf.shape(packed["token_ids"]))
     return packed
 
 

@@ -1,6 +1,6 @@
 """The SavedModel contract, checked in a fresh process that imports only tensorflow and
 tensorflow_text: signatures and dtypes, raw text in, sensible answers to bad input,
-agreement with the Keras model, first-subword tags, truncation."""
+agreement with the Keras model, first-subword tags, truncation, casing features."""
 
 import json
 import os
@@ -17,6 +17,7 @@ from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.text import BertPreprocessor
+from bertlab.text.word_casing import NUM_CASING_IDS
 from bertlab.text.word_tokenization import pack_words, split_whitespace
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -39,10 +40,13 @@ def exports(tmp_path_factory, minilm_dir):
     tokenizer = preprocessor.tokenizer
     classifier = BertClassifier(_encoder(tokenizer.vocabulary_size), 2, pooling="mean",
                                 dropout=0.0)
-    tagger = BertTokenClassifier(_encoder(tokenizer.vocabulary_size), len(TAGS), dropout=0.0)
-    # Give the tagger's head a spread of predictions.
+    tagger = BertTokenClassifier(_encoder(tokenizer.vocabulary_size), len(TAGS), dropout=0.0,
+                                 num_casing_ids=NUM_CASING_IDS)
+    # Give the tagger's head a spread of predictions, and casing a say in them.
     kernel, bias = tagger.tagger.get_weights()
     tagger.tagger.set_weights([kernel * 50.0, bias])
+    tagger.casing_embedding.set_weights(
+        [np.random.default_rng(0).normal(size=(NUM_CASING_IDS, 32)).astype("float32")])
     _, sentiment = export_new_version(
         base / "sentiment",
         lambda p: export_text_classifier(classifier, preprocessor, ["negative", "positive"], p))
@@ -80,9 +84,16 @@ SCRIPT = textwrap.dedent("""
     out["good_tags"] = [[t.decode() for t in row] for row in r["tags"].numpy()]
     ids = {k: tf.constant(v, tf.int32) for k, v in inputs["ids"].items()}
     out["id_logits"] = sentiment.signatures["serve_token_ids"](**ids)["logits"].numpy().tolist()
+    ids["casing_ids"] = tf.constant(inputs["casing_ids"], tf.int32)
     out["id_tag_logits"] = ner.signatures["serve_token_ids"](**ids)["logits"].numpy().tolist()
     print(json.dumps(out))
 """)
+
+
+def _casing_ids(features):
+    """Some casing ids (1-6 on tokens, 0 on padding) for the `serve_token_ids` call."""
+    mask = features["padding_mask"].numpy()
+    return (1 + np.arange(mask.size).reshape(mask.shape) % (NUM_CASING_IDS - 1)) * mask
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +101,8 @@ def served(exports):
     features = exports["preprocessor"](tf.constant(GOOD))
     payload = {"bad": [(x.encode() if isinstance(x, str) else x).hex() for x in BAD_INPUTS],
                "good": GOOD,
-               "ids": {k: v.numpy().tolist() for k, v in features.items()}}
+               "ids": {k: v.numpy().tolist() for k, v in features.items()},
+               "casing_ids": _casing_ids(features).tolist()}
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, exports["sentiment"], exports["ner"], json.dumps(payload)],
         capture_output=True, text=True, timeout=300,
@@ -140,16 +152,20 @@ def test_served_outputs_match_the_model(served, exports):
     np.testing.assert_allclose(out["id_logits"], logits, atol=1e-4)
     np.testing.assert_allclose(out["good_probabilities"], tf.nn.softmax(logits).numpy(),
                                atol=1e-4)
-    np.testing.assert_allclose(out["id_tag_logits"], exports["tagger"](features).numpy(),
+    tagger_inputs = dict(features, casing_ids=tf.constant(_casing_ids(features), tf.int32))
+    np.testing.assert_allclose(out["id_tag_logits"], exports["tagger"](tagger_inputs).numpy(),
                                atol=1e-4)
 
 
 def test_word_tags_are_first_subword_predictions(served, exports):
     out, _ = served
     words = split_whitespace(tf.constant(GOOD))
-    packed = pack_words(exports["tokenizer"], words, 12)
+    packed = pack_words(exports["tokenizer"], words, 12, with_casing=True)
     positions = packed.pop("word_positions").to_list()
     predicted = np.argmax(exports["tagger"](packed).numpy(), axis=-1)
+    # The export computes the casing from the raw text: without it the tags differ.
+    uncased = dict(packed, casing_ids=tf.zeros_like(packed["casing_ids"]))
+    assert np.any(np.argmax(exports["tagger"](uncased).numpy(), axis=-1) != predicted)
     # "U.S.-led" is one word of 6 subwords (u . s . - led): its tag is the one at "u";
     # the words after the 10th subword are cut off (-1) and tagged O.
     assert positions[2] == [1, 2, 3, 9, 10, -1, -1]

@@ -42,9 +42,35 @@ def test_mixed_precision():
     assert all(w.dtype == "float32" for w in model.weights)
 
 
+def test_casing_embedding_starts_at_zero_and_is_learned(tmp_path):
+    encoder = _encoder(dropout=0.0)
+    plain = BertTokenClassifier(encoder, num_tags=3, dropout=0.0)
+    cased = BertTokenClassifier(encoder, num_tags=3, dropout=0.0, num_casing_ids=7)
+    cased.tagger.set_weights(plain.tagger.get_weights())
+    inputs = dict(_inputs(), casing_ids=np.array([[0, 2, 1, 0, 0], [0, 3, 0, 0, 0]], "int32"))
+    # Zero-initialised: a pretrained encoder starts exactly as without casing.
+    np.testing.assert_allclose(cased(inputs), plain(_inputs()), atol=1e-6)
+    cased.compile(optimizer=keras.optimizers.SGD(1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    cased.fit(inputs, np.ones((2, 5), "int32"), epochs=1, verbose=0)
+    table = cased.casing_embedding.get_weights()[0]
+    assert np.abs(table[[1, 2, 3]]).max() > 0 and np.abs(table[4:]).max() == 0  # unseen ids
+    changed = dict(inputs, casing_ids=np.zeros((2, 5), "int32"))
+    assert not np.allclose(cased(changed), cased(inputs))
+
+    model_path = tmp_path / "cased.keras"
+    cased.save(model_path)
+    restored = keras.saving.load_model(model_path)
+    assert restored.num_casing_ids == 7
+    np.testing.assert_allclose(restored(inputs), cased(inputs), atol=1e-6)
+    with pytest.raises(ValueError, match="casing_ids"):
+        cased(_inputs())
+
+
 @pytest.mark.parametrize("kwargs, name", [
     (dict(num_tags=1), "num_tags"),
     (dict(num_tags=3, dropout=-0.1), "dropout"),
+    (dict(num_tags=3, num_casing_ids=-1), "num_casing_ids"),
 ])
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -69,6 +69,31 @@ def test_labels_sit_on_first_subwords(task):
     assert sum(len(t) for t in sentences.tags) == 9
 
 
+def test_casing_features_reach_the_model(tmp_path, minilm_dir):
+    (tmp_path / "train.txt").write_text(CONLL, encoding="utf-8")
+    task = TokenClassificationTask(TokenClassificationConfig(
+        encoder=EncoderConfig(init="none", num_layers=1, hidden_dim=32, num_heads=2,
+                              intermediate_dim=64, max_sequence_length=64,
+                              vocabulary=f"{minilm_dir}/vocab.txt"),
+        data=TaggedDataConfig(data_dir=str(tmp_path), train="train.txt",
+                              validation="train.txt"),
+        sequence_length=32, eval_batch_size=8, casing_features=True), global_batch_size=2)
+    rows = set()
+    for features, labels in task.build_dataset("validation"):
+        casing = features["casing_ids"].numpy()
+        assert casing.shape == labels.shape == features["token_ids"].shape
+        assert np.all(casing[features["padding_mask"].numpy() == 0] == 0)
+        rows |= {tuple(int(c) for c in r[r > 0]) for r in casing}
+    words = split_whitespace(tf.constant(["EU rejects U.S.-led talks .", "Peter Blackburn",
+                                          "BRUSSELS 1996-08-22"]))
+    subwords = [[len(w) for w in s] for s in tokenize_words(task.tokenizer, words).to_list()]
+    casings = [[3, 1, 4, 1, 6], [2, 2], [3, 5]]  # "U.S.-led" is mixed
+    assert rows == {tuple(c for c, n in zip(cs, ns) for _ in range(n))
+                    for cs, ns in zip(casings, subwords)}
+    model = task.build_model()
+    assert model.num_casing_ids == 7 and model(features).shape[:2] == labels.shape
+
+
 def test_loss_ignores_unlabelled_positions(task):
     labels = tf.constant([[-1, 1, -1, 0, -1]])
     logits = tf.random.normal([1, 5, len(task.tag_names)])

@@ -47,6 +47,18 @@ def test_truncation_marks_cut_words(tokenizer):
         pack_words(tokenizer, words, sequence_length=2)
 
 
+def test_casing_ids_follow_each_subword_of_a_word(tokenizer):
+    words = split_whitespace(tf.constant(["U.S. goes New-York", "goes"]))
+    packed = pack_words(tokenizer, words, sequence_length=32, with_casing=True)
+    # [CLS] u . s . go ##es new - york [SEP]: upper x4, lower x2, mixed x3 ("New-York").
+    assert packed["casing_ids"].numpy().tolist() == [[0, 3, 3, 3, 3, 1, 1, 4, 4, 4, 0],
+                                                     [0, 1, 1, 0] + [0] * 7]
+    assert packed["token_ids"].numpy()[0].tolist() == [2, 4, 5, 6, 5, 7, 8, 9, 11, 10, 3]
+    cut = pack_words(tokenizer, words, sequence_length=5, with_casing=True)
+    assert cut["casing_ids"].numpy().tolist() == [[0, 3, 3, 3, 0], [0, 1, 1, 0, 0]]
+    assert "casing_ids" not in pack_words(tokenizer, words, sequence_length=5)
+
+
 def test_scatter_and_gather_are_inverse(tokenizer):
     words = split_whitespace(tf.constant(["U.S. goes go", "", "go go go go"]))
     packed = pack_words(tokenizer, words, sequence_length=7)
