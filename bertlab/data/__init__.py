@@ -11,5 +11,7 @@ from bertlab.data.readers import (
     read_labeled_sentences,
     read_text_lines,
 )
+from bertlab.data.squad_json import (AnswerSpans, QuestionExample, SpanCounts, answer_spans,
+                                     locate_answer, read_squad_json, split_by_article)
 from bertlab.data.tfds_sources import (is_tfds_source, load_tfds_sentences, load_tfds_tagged,
                                        load_tfds_text_pairs)
