@@ -4,12 +4,12 @@ spam classifier whose decision threshold is chosen on validation."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.apps.app_process import run_apps
+from tests.conftest import REPO_ROOT
+
 TINY = ["--set=task.encoder.init=none", "--set=task.encoder.num_layers=1",
         "--set=task.encoder.hidden_dim=32", "--set=task.encoder.num_heads=2",
         "--set=task.encoder.intermediate_dim=64", "--set=task.encoder.max_sequence_length=64",
@@ -17,36 +17,75 @@ TINY = ["--set=task.encoder.init=none", "--set=task.encoder.num_layers=1",
         "--set=optimizer.learning_rate=1e-3", "--set=schedule.epochs=1"]
 
 
-def run_app(module, *args, stdin=None, expect_ok=True):
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, input=stdin,
-                            capture_output=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if expect_ok:
-        assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-4000:]
-    return result
+def train_call(tmp, name, minilm_dir, data_dir, *extra):
+    """The `apps.classify.train` command of a tiny model on config `name`, into `tmp`."""
+    return ("apps.classify.train",
+            [f"--config=configs/classify/{name}.yaml", f"--data_dir={data_dir}",
+             f"--model_dir={tmp}/run", f"--export_dir={tmp}/export", *TINY,
+             f"--set=task.encoder.vocabulary={minilm_dir}/vocab.txt", *extra])
 
 
-def train(tmp, name, minilm_dir, data_dir, *extra):
-    run = run_app("apps.classify.train", f"--config=configs/classify/{name}.yaml",
-                  f"--data_dir={data_dir}", f"--model_dir={tmp}/run",
-                  f"--export_dir={tmp}/export", *TINY,
-                  f"--set=task.encoder.vocabulary={minilm_dir}/vocab.txt", *extra)
-    report = json.loads(run.stdout.decode().strip().splitlines()[-1])
+def trained(tmp, result):
+    """`(report printed by train, summary.json)` of a finished training run in `tmp`."""
+    assert result.returncode == 0, result.stderr[-4000:]
     with open(tmp / "run" / "summary.json") as f:
-        return report, json.load(f)
+        return json.loads(result.stdout.strip().splitlines()[-1]), json.load(f)
 
 
 @pytest.fixture(scope="module")
-def stsb(tmp_path_factory, minilm_dir, data_dir):
-    tmp = tmp_path_factory.mktemp("stsb")
-    dev = tmp / "dev.csv"
+def runs(tmp_path_factory, minilm_dir, data_dir):
+    """Side by side: an STS-B pair regression with a report split, a spam classifier,
+    and a run with bad input."""
+    stsb, spam, bad = (tmp_path_factory.mktemp(name) for name in ("stsb", "spam", "bad"))
+    dev = stsb / "dev.csv"
     dev.write_text("".join((data_dir / "stsbenchmark" / "sts-dev.csv").read_text(
         "utf-8").splitlines(keepends=True)[:120]), encoding="utf-8")
-    report, summary = train(tmp, "stsb", minilm_dir, data_dir,
-                            "--set=task.data.max_train_examples=320",
-                            "--set=task.data.max_validation_examples=64",
-                            f"--set=task.data.report={dev}")
-    return dict(tmp=tmp, dev=dev, report=report, summary=summary)
+    results = run_apps([
+        train_call(stsb, "stsb", minilm_dir, data_dir, "--set=task.data.max_train_examples=320",
+                   "--set=task.data.max_validation_examples=64", f"--set=task.data.report={dev}"),
+        train_call(spam, "sms_spam", minilm_dir, data_dir,
+                   "--set=task.data.max_train_examples=480"),
+        # A column beyond the rows'. The readers' and configs' own errors are unit-tested
+        # in tests/data and tests/tasks.
+        ("apps.classify.train", ["--config=configs/classify/smoke.yaml",
+                                 f"--data_dir={data_dir}", f"--model_dir={bad}/run",
+                                 f"--export_dir={bad}/export", "--set=task.data.text_column=9"]),
+    ], expect_ok=False)
+    return dict(stsb=dict(tmp=stsb, dev=dev, result=results[0]),
+                spam=dict(tmp=spam, result=results[1]), bad=dict(tmp=bad, result=results[2]))
+
+
+@pytest.fixture(scope="module")
+def stsb(runs):
+    report, summary = trained(runs["stsb"]["tmp"], runs["stsb"]["result"])
+    return dict(runs["stsb"], report=report, summary=summary)
+
+
+@pytest.fixture(scope="module")
+def spam(runs, data_dir):
+    report, summary = trained(runs["spam"]["tmp"], runs["spam"]["result"])
+    # The raw validation messages: every 5th line of the training file.
+    lines = (data_dir / "sms_spam" / "train.tsv").read_text("utf-8").splitlines()
+    validation = runs["spam"]["tmp"] / "validation.tsv"
+    validation.write_text("\n".join(lines[4::5]) + "\n", encoding="utf-8")
+    return dict(runs["spam"], report=report, summary=summary, validation=validation)
+
+
+@pytest.fixture(scope="module")
+def used(stsb, spam):
+    """Side by side: evaluate and predict of the STS-B export, evaluate of the spam one."""
+    results = run_apps([
+        ("apps.classify.evaluate", [f"--model_dir={stsb['tmp']}/export",
+                                    "--config=configs/classify/stsb.yaml",
+                                    f"--data={stsb['dev']}"]),
+        ("apps.classify.predict", [f"--model_dir={stsb['tmp']}/export", "--json",
+                                   "A man plays a flute. ||| A man is playing a flute."]),
+        ("apps.classify.evaluate", [f"--model_dir={spam['tmp']}/export",
+                                    "--config=configs/classify/sms_spam.yaml",
+                                    f"--data={spam['validation']}"]),
+    ])
+    return dict(zip(("stsb_evaluate", "stsb_predict", "spam_evaluate"),
+                    (r.stdout for r in results)))
 
 
 def test_stsb_trains_reports_once_and_exports_a_pair_model(stsb):
@@ -61,17 +100,14 @@ def test_stsb_trains_reports_once_and_exports_a_pair_model(stsb):
     assert metadata["report"]["split"] == "report"
 
 
-def test_stsb_evaluate_and_predict(stsb):
-    out = run_app("apps.classify.evaluate", f"--model_dir={stsb['tmp']}/export",
-                  "--config=configs/classify/stsb.yaml", f"--data={stsb['dev']}").stdout.decode()
+def test_stsb_evaluate_and_predict(stsb, used):
+    out = used["stsb_evaluate"]
     assert out.startswith("Spearman ")
     results = json.loads(out.strip().splitlines()[-1])
     # The SavedModel on the raw pairs scores what training's report evaluation scored.
     assert results["spearman"] == pytest.approx(stsb["summary"]["report"]["spearman"], abs=0.02)
     assert results["num_examples"] == 120
-    out = run_app("apps.classify.predict", f"--model_dir={stsb['tmp']}/export", "--json",
-                  "A man plays a flute. ||| A man is playing a flute.").stdout.decode()
-    row = json.loads(out.strip())
+    row = json.loads(used["stsb_predict"].strip())
     assert row["text_pair"] == "A man is playing a flute." and isinstance(row["score"], float)
 
 
@@ -86,23 +122,16 @@ def test_predict_reads_pairs_and_refuses_a_single_text():
         split_pairs(["a ||| b", "no separator here"])
 
 
-def test_spam_threshold_is_chosen_on_validation_and_exported(tmp_path, minilm_dir, data_dir):
-    report, summary = train(tmp_path, "sms_spam", minilm_dir, data_dir,
-                            "--set=task.data.max_train_examples=480")
-    best = summary["best"]["results"]
-    assert summary["best"]["metric"] == "f1"
+def test_spam_threshold_is_chosen_on_validation_and_exported(spam, used):
+    best = spam["summary"]["best"]["results"]
+    assert spam["summary"]["best"]["metric"] == "f1"
     assert {"precision", "recall", "f1", "threshold", "accuracy"} <= set(best)
-    with open(tmp_path / "export" / "1" / "assets.extra" / "bertlab_export.json") as f:
+    with open(spam["tmp"] / "export" / "1" / "assets.extra" / "bertlab_export.json") as f:
         metadata = json.load(f)
     assert metadata["positive_class"] == "spam"
     assert metadata["decision_threshold"] == pytest.approx(best["threshold"])
-    # The export on the raw validation messages (every 5th line) reproduces the best F1.
-    lines = (data_dir / "sms_spam" / "train.tsv").read_text("utf-8").splitlines()
-    validation = tmp_path / "validation.tsv"
-    validation.write_text("\n".join(lines[4::5]) + "\n", encoding="utf-8")
-    out = run_app("apps.classify.evaluate", f"--model_dir={tmp_path}/export",
-                  "--config=configs/classify/sms_spam.yaml", f"--data={validation}").stdout
-    results = json.loads(out.decode().strip().splitlines()[-1])
+    # The export on the raw validation messages reproduces the best F1.
+    results = json.loads(used["spam_evaluate"].strip().splitlines()[-1])
     assert results["f1"] == pytest.approx(best["f1"], abs=0.02)
 
 
@@ -117,14 +146,9 @@ def test_configs_load(name):
     assert config.task.data.holdout_every >= 5 and config.task.data.validation == ""
 
 
-def test_bad_input_is_one_error_line(tmp_path, data_dir):
-    # One process (each costs a TensorFlow start): a column beyond the rows'. The readers'
-    # and configs' own errors are unit-tested in tests/data and tests/tasks.
-    override, message = "--set=task.data.text_column=9", "expected at least 10"
-    result = run_app("apps.classify.train", "--config=configs/classify/smoke.yaml",
-                     f"--data_dir={data_dir}", f"--model_dir={tmp_path}/run",
-                     f"--export_dir={tmp_path}/export", override, expect_ok=False)
-    stderr = result.stderr.decode("utf-8", "replace")
-    assert result.returncode == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert stderr.strip().splitlines()[-1].startswith("error: ") and message in stderr
-    assert not (tmp_path / "export").exists()
+def test_bad_input_is_one_error_line(runs):
+    result, tmp = runs["bad"]["result"], runs["bad"]["tmp"]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "expected at least 10" in result.stderr
+    assert not (tmp / "export").exists()

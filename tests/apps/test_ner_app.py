@@ -3,22 +3,14 @@ CoNLL-2003) -> export -> evaluate -> predict, each a fresh `python -m apps.ner.*
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from bertlab.data import read_conll
+from tests.apps.app_process import run_app, run_apps
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run_app(module, *args, stdin=None):
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, input=stdin,
-                            capture_output=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-4000:]
-    return result.stdout.decode("utf-8")
+PREDICTED = ["EU rejects German call to boycott British lamb .", "Peter  Blackburn"]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +32,20 @@ def trained(tmp_path_factory, data_dir):
         "--set=task.sequence_length=256", "--set=task.data.max_train_examples=400",
         f"--set=task.data.validation={dev}", "--set=task.data.max_validation_examples=0",
         "--set=trainer.global_batch_size=16", "--set=optimizer.learning_rate=2e-3",
-        "--set=schedule.epochs=8", "--set=trainer.steps_per_loop=25")
+        "--set=schedule.epochs=8", "--set=trainer.steps_per_loop=25",
+        "--set=task.casing_features=true").stdout
     report = json.loads(out.strip().splitlines()[-1])
     return dict(report=report, dev=dev, model_dir=model_dir, export_dir=export_dir)
+
+
+@pytest.fixture(scope="module")
+def used(trained):
+    """The outputs of `evaluate` and `predict` on the export (run side by side)."""
+    evaluate, predict = run_apps([
+        ("apps.ner.evaluate", [f"--model_dir={trained['export_dir']}",
+                               f"--data={trained['dev']}"]),
+        ("apps.ner.predict", [f"--model_dir={trained['export_dir']}", "--json", *PREDICTED])])
+    return dict(evaluate=evaluate.stdout, predict=predict.stdout)
 
 
 def test_train_exports_a_version_with_the_tag_set(trained):
@@ -53,12 +56,11 @@ def test_train_exports_a_version_with_the_tag_set(trained):
     with open(trained["export_dir"] / "1" / "assets.extra" / "bertlab_export.json") as f:
         metadata = json.load(f)
     assert metadata["tag_names"][:3] == ["O", "B-PER", "I-PER"]
-    assert metadata["sequence_length"] == 256
+    assert metadata["sequence_length"] == 256 and metadata["casing_features"] is True
 
 
-def test_evaluate_matches_the_in_graph_entity_f1(trained):
-    out = run_app("apps.ner.evaluate", f"--model_dir={trained['export_dir']}",
-                  f"--data={trained['dev']}")
+def test_evaluate_matches_the_in_graph_entity_f1(trained, used):
+    out = used["evaluate"]
     assert out.startswith("entity F1 ")
     results = json.loads(out.strip().splitlines()[-1])
     assert results["num_sentences"] == 80
@@ -68,9 +70,8 @@ def test_evaluate_matches_the_in_graph_entity_f1(trained):
                                                  abs=1e-6)
 
 
-def test_predict_prints_words_and_entities(trained):
-    out = run_app("apps.ner.predict", f"--model_dir={trained['export_dir']}", "--json",
-                  "EU rejects German call to boycott British lamb .", "Peter  Blackburn")
+def test_predict_prints_words_and_entities(used):
+    out = used["predict"]
     rows = [json.loads(line) for line in out.strip().splitlines()]
     assert rows[0]["tokens"] == "EU rejects German call to boycott British lamb .".split()
     assert rows[1]["tokens"] == ["Peter", "Blackburn"]

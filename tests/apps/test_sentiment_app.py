@@ -3,20 +3,11 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run_app(module, *args, stdin=None):
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, input=stdin,
-                            capture_output=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-4000:]
-    return result.stdout.decode("utf-8")
+from tests.apps.app_process import run_app, run_apps
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +27,20 @@ def trained(tmp_path_factory, data_dir, minilm_dir):
         "--set=task.encoder.max_sequence_length=64", "--set=task.sequence_length=64",
         "--set=task.data.max_train_examples=320", f"--set=task.data.validation={dev}",
         "--set=task.data.max_validation_examples=0", "--set=optimizer.learning_rate=1e-3",
-        "--set=schedule.evals_per_epoch=2")
+        "--set=schedule.evals_per_epoch=2").stdout
     report = json.loads(out.strip().splitlines()[-1])
     return dict(report=report, dev=dev, model_dir=model_dir, export_dir=export_dir)
+
+
+@pytest.fixture(scope="module")
+def used(trained):
+    """The outputs of `evaluate` and `predict` (lines on stdin) on the export, side by side."""
+    evaluate, predict = run_apps([
+        ("apps.sentiment.evaluate", [f"--model_dir={trained['export_dir']}/1",
+                                     f"--data={trained['dev']}"]),
+        ("apps.sentiment.predict", [f"--model_dir={trained['export_dir']}", "--json"],
+         b"good\n\n bad \xff bytes \n")])
+    return dict(evaluate=evaluate.stdout, predict=predict.stdout)
 
 
 def test_train_keeps_the_best_and_exports_a_version(trained):
@@ -54,9 +56,8 @@ def test_train_keeps_the_best_and_exports_a_version(trained):
     assert os.path.isfile(trained["export_dir"] / "1" / "saved_model.pb")
 
 
-def test_evaluate_scores_the_export_like_training_did(trained):
-    out = run_app("apps.sentiment.evaluate", f"--model_dir={trained['export_dir']}/1",
-                  f"--data={trained['dev']}")
+def test_evaluate_scores_the_export_like_training_did(trained, used):
+    out = used["evaluate"]
     assert out.startswith("accuracy ")
     results = json.loads(out.strip().splitlines()[-1])
     assert results["num_examples"] == 100
@@ -64,9 +65,8 @@ def test_evaluate_scores_the_export_like_training_did(trained):
     assert results["accuracy"] == pytest.approx(trained["report"]["best"]["accuracy"], abs=0.011)
 
 
-def test_predict_reads_stdin(trained):
-    out = run_app("apps.sentiment.predict", f"--model_dir={trained['export_dir']}", "--json",
-                  stdin=b"good\n\n bad \xff bytes \n")
+def test_predict_reads_stdin(used):
+    out = used["predict"]
     rows = [json.loads(line) for line in out.strip().splitlines()]
     assert [r["text"] for r in rows] == ["good", " bad \ufffd bytes "]  # blank line skipped
     assert all(r["label"] in ("negative", "positive") for r in rows)

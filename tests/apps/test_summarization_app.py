@@ -2,9 +2,6 @@
 (train -> export -> evaluate -> predict), its readers and ROUGE."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -15,21 +12,15 @@ from apps.summarization.data import first_sentence, load_examples, read_scitldr
 from apps.summarization.metrics import rouge_scores
 from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
+from tests.apps.app_process import run_app, run_apps
 from tests.conftest import REPO_ROOT
-
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def _run(args, timeout=600):
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          env=ENV, cwd=str(REPO_ROOT), timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir, minilm_dir):
     root = tmp_path_factory.mktemp("summarization")
     model_dir, export_dir = root / "run", root / "exports"
-    result = _run(["apps.summarization.train", "--config=configs/summarization/smoke.yaml",
+    result = run_app("apps.summarization.train", *["--config=configs/summarization/smoke.yaml",
                    f"--data_dir={data_dir}", f"--model_dir={model_dir}",
                    f"--export_dir={export_dir}", "--export_max_length=6",
                    "--set", "data.train_limit=8", "--set", "data.validation_limit=3",
@@ -40,7 +31,6 @@ def trained(tmp_path_factory, data_dir, minilm_dir):
                    "--set", "trainer.checkpoint_interval=2", "--set", "optimizer.warmup_steps=1",
                    "--set", "decoding.max_length=4", "--set", "decoding.beam_width=1",
                    "--set", "decoding.method=greedy"])
-    assert result.returncode == 0, result.stderr[-4000:]
     return model_dir, export_dir, json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -59,15 +49,15 @@ def test_training_writes_summary_with_baseline_and_export(trained):
 
 def test_evaluate_and_predict_use_the_export(trained, data_dir):
     _, export_dir, _ = trained
-    result = _run(["apps.summarization.evaluate", f"--model_dir={export_dir}",
-                   f"--data_dir={data_dir}", "--limit=2"])
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    evaluate, predict = run_apps([
+        ("apps.summarization.evaluate", [f"--model_dir={export_dir}", f"--data_dir={data_dir}",
+                                         "--limit=2"]),
+        ("apps.summarization.predict", [f"--model_dir={export_dir}",
+                                        "We propose a method. It works.",
+                                        b"\xff\xfe".decode("latin-1"), ""])])
+    report = json.loads(evaluate.stdout.strip().splitlines()[-1])
     assert report["examples"] == 2 and set(report["rouge"]) == {"rouge1", "rouge2", "rougeL"}
-    result = _run(["apps.summarization.predict", f"--model_dir={export_dir}",
-                   "We propose a method. It works.", b"\xff\xfe".decode("latin-1"), ""])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(result.stdout.split("\n")) == 4  # three summaries (maybe empty), one per line
+    assert len(predict.stdout.split("\n")) == 4  # three summaries (maybe empty), one per line
 
 
 def test_export_accepts_any_bytes(trained):

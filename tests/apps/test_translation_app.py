@@ -3,8 +3,6 @@ predict), its data readers and metrics."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -13,21 +11,15 @@ from apps.translation.data import load_pairs, parse_direction, read_tsv_pairs
 from apps.translation.metrics import translation_metrics
 from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
+from tests.apps.app_process import run_app, run_apps
 from tests.conftest import REPO_ROOT
-
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def _run(args, tmp_path, timeout=600):
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          env=ENV, cwd=str(REPO_ROOT), timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("translation")
     model_dir, export_dir = root / "run", root / "exports"
-    result = _run(["apps.translation.train", "--config=configs/translation/smoke.yaml",
+    result = run_app("apps.translation.train", *["--config=configs/translation/smoke.yaml",
                    f"--data_dir={data_dir}", f"--model_dir={model_dir}",
                    f"--export_dir={export_dir}", "--export_beam_width=3",
                    "--export_jit_compile",  # trained in bfloat16, exported float32 + XLA
@@ -38,8 +30,7 @@ def trained(tmp_path_factory, data_dir):
                    "--set", "trainer.steps_per_loop=6",
                    "--set", "trainer.log_interval=6", "--set", "trainer.checkpoint_interval=6",
                    "--set", "trainer.eval_at_end=false", "--set", "decoding.max_length=10",
-                   "--set", "selection.average_last=0"], root)
-    assert result.returncode == 0, result.stderr[-4000:]
+                   "--set", "selection.average_last=0"])
     return model_dir, export_dir, json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -70,17 +61,16 @@ def test_training_writes_summary_checkpoints_and_export(trained):
 def test_evaluate_and_predict_use_the_export(trained, tmp_path, data_dir):
     _, export_dir, _ = trained
     output = tmp_path / "hypotheses.txt"
-    result = _run(["apps.translation.evaluate", f"--model_dir={export_dir}",
-                   f"--data_dir={data_dir}", "--limit=6", f"--output={output}"], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    evaluate, predict = run_apps([
+        ("apps.translation.evaluate", [f"--model_dir={export_dir}", f"--data_dir={data_dir}",
+                                       "--limit=6", f"--output={output}"]),
+        ("apps.translation.predict", [f"--model_dir={export_dir / '1'}", "--json",
+                                      "A dog runs.", "", "Zwei"])])
+    report = json.loads(evaluate.stdout.strip().splitlines()[-1])
     assert report["sentences"] == 6 and report["model"].endswith("1")
     assert 0.0 <= report["bleu"] <= 100.0 and "chrf_signature" in report
     assert len(output.read_text(encoding="utf-8").splitlines()) == 6
-    result = _run(["apps.translation.predict", f"--model_dir={export_dir / '1'}", "--json",
-                   "A dog runs.", "", "Zwei"], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    lines = [json.loads(line) for line in predict.stdout.strip().splitlines()]
     assert [line["text"] for line in lines] == ["A dog runs.", "", "Zwei"]
     assert all(isinstance(line["translation"], str) for line in lines)
 
