@@ -2,6 +2,7 @@
 
 from bertlab.text.bert_preprocessor import BertPreprocessor
 from bertlab.text.bert_tokenizer import BertTokenizer, basic_tokenize
+from bertlab.text.offset_tokenization import tokenize_with_offsets
 from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 from bertlab.text.vocabulary import VocabularyError, load_vocabulary, save_vocabulary
 from bertlab.text.wordpiece_codec import WordPieceCodec

@@ -35,12 +35,78 @@ _WHITESPACE_PATTERN = r"[\t\n\r\p{Zs}]"
 _DROPPED_PATTERN = r"[\x00\x{fffd}\p{C}]"
 # `_is_punctuation`: the ASCII non-alphanumeric symbols and category P*.
 _PUNCTUATION_CLASS = r"!-/:-@\[-`{-~\p{P}"
-_SPLIT_PATTERN = f"([{_PUNCTUATION_CLASS}{_CJK_CLASS}])"
-_MAX_CHARS_PER_WORD = 100
+# Regex (RE2) matching one punctuation character or CJK ideograph, in one capturing group:
+# each such character is a word of its own (`basic_tokenize` splits around it).
+PUNCTUATION_OR_CJK_PATTERN = f"([{_PUNCTUATION_CLASS}{_CJK_CLASS}])"
+# Words longer than this many characters (code points) become one unknown token.
+MAX_CHARS_PER_WORD = 100
+
+
+def replace_invalid_utf8(text):
+    """Replaces each maximal ill-formed UTF-8 subsequence by U+FFFD (as Python's
+    `bytes.decode("utf-8", "replace")`).
+
+    Args:
+      text: `tf.string` tensor of any shape.
+
+    Returns:
+      `tf.string` tensor of the same shape, valid UTF-8.
+    """
+    return tf.strings.unicode_transcode(
+        text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+
+
+def clean_text(text):
+    """BERT's `_clean_text`: every Unicode whitespace becomes a space; NUL, U+FFFD and
+    control/format characters (category C*) are dropped. Acts on each character alone.
+
+    Args:
+      text: `tf.string` tensor of any shape, valid UTF-8 (see `replace_invalid_utf8`).
+
+    Returns:
+      `tf.string` tensor of the same shape.
+    """
+    text = tf.strings.regex_replace(text, _WHITESPACE_PATTERN, " ")
+    return tf.strings.regex_replace(text, _DROPPED_PATTERN, "")
+
+
+def fold_text(text, lowercase):
+    """For an uncased vocabulary (`lowercase`): Unicode lower-casing, NFD decomposition and
+    removal of combining marks (category Mn, accent stripping); otherwise `text` unchanged.
+
+    Args:
+      text: `tf.string` tensor of any shape, valid UTF-8 (as `clean_text` leaves it).
+      lowercase: Python bool.
+
+    Returns:
+      `tf.string` tensor of the same shape.
+    """
+    if not lowercase:
+        return text
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf_text.normalize_utf8(text, "NFD")
+    return tf.strings.regex_replace(text, r"\p{Mn}", "")
+
+
+def split_normalized_text(text):
+    """Splits normalized text (after `clean_text` and `fold_text`) into BERT's words: on
+    spaces, and around each punctuation character and CJK ideograph
+    (`PUNCTUATION_OR_CJK_PATTERN`), each of which is a word of its own.
+
+    Args:
+      text: `tf.string` tensor of shape `[batch]`.
+
+    Returns:
+      `tf.RaggedTensor` of `tf.string`, shape `[batch, (words)]`.
+    """
+    text = tf.strings.regex_replace(text, PUNCTUATION_OR_CJK_PATTERN, r" \1 ")
+    return tf.strings.split(text)
 
 
 def basic_tokenize(text, lowercase=True):
-    """Splits strings into BERT's words (before WordPiece).
+    """Splits strings into BERT's words (before WordPiece): `replace_invalid_utf8`,
+    `clean_text`, `fold_text` and `split_normalized_text`.
 
     Args:
       text: `tf.string` tensor of shape `[batch]`.
@@ -53,18 +119,9 @@ def basic_tokenize(text, lowercase=True):
     >>> basic_tokenize(tf.constant(["Héllo, wörld!"])).to_list()
     [[b'hello', b',', b'world', b'!']]
     """
-    text = tf.convert_to_tensor(text, dtype=tf.string)
-    text = tf.strings.unicode_transcode(
-        text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-    )
-    text = tf.strings.regex_replace(text, _WHITESPACE_PATTERN, " ")
-    text = tf.strings.regex_replace(text, _DROPPED_PATTERN, "")
-    if lowercase:
-        text = tf.strings.lower(text, encoding="utf-8")
-        text = tf_text.normalize_utf8(text, "NFD")
-        text = tf.strings.regex_replace(text, r"\p{Mn}", "")
-    text = tf.strings.regex_replace(text, _SPLIT_PATTERN, r" \1 ")
-    return tf.strings.split(text)
+    text = replace_invalid_utf8(tf.convert_to_tensor(text, dtype=tf.string))
+    text = fold_text(clean_text(text), lowercase)
+    return split_normalized_text(text)
 
 
 @keras.saving.register_keras_serializable(package="bertlab")
@@ -96,13 +153,19 @@ class BertTokenizer(keras.layers.Layer):
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=self.vocabulary,
             suffix_indicator="##",
-            max_bytes_per_word=4 * _MAX_CHARS_PER_WORD,
+            max_bytes_per_word=4 * MAX_CHARS_PER_WORD,
             token_out_type=tf.int32,
             unknown_token=unknown_token,
             no_pretokenization=True,
             support_detokenization=False,
         )
         self.built = True
+
+    @property
+    def wordpiece(self):
+        """The `tensorflow_text.FastWordpieceTokenizer` (int32 ids, `##` suffixes, no
+        pre-tokenization: it takes single words) that `tokenize_words` runs; read-only."""
+        return self._wordpiece
 
     @property
     def vocabulary_size(self):
@@ -125,7 +188,7 @@ class BertTokenizer(keras.layers.Layer):
         """WordPiece over words: ragged `[..., (words)]` -> ragged `[..., (words), (pieces)]`."""
         words = tf.convert_to_tensor(words) if not isinstance(words, tf.RaggedTensor) else words
         flat = words.flat_values if isinstance(words, tf.RaggedTensor) else words
-        too_long = tf.strings.length(flat, unit="UTF8_CHAR") > _MAX_CHARS_PER_WORD
+        too_long = tf.strings.length(flat, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
         flat = tf.where(too_long, self.unknown_token, flat)
         pieces = self._wordpiece.tokenize(flat)
         if isinstance(words, tf.RaggedTensor):
