@@ -4,6 +4,7 @@ from bertlab.models.bert_checkpoint import CheckpointError
 from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
 from bertlab.models.bert_pretrainer import BertPretrainer
+from bertlab.models.bert_question_answerer import BertQuestionAnswerer
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import copy_with_dtype_policy, serving_dtype_policy
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer
