@@ -1,12 +1,15 @@
 """The apps start without TensorFlow's C++ log lines (`apps/__init__.py`), and `--verbose` or
 `BERTLAB_VERBOSE=1` brings them back. Each case is a fresh `python -m apps.sentiment.predict`
 process: it imports TensorFlow at module level (through `bertlab.export`) and does no work with
-`--help`, 6-15 s on 2 busy cores."""
+`--help`, 6-15 s on 2 busy cores; the three run side by side."""
 
+import concurrent.futures
 import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,21 +32,32 @@ def run_predict(*args, **env):
     return (result.stdout + result.stderr).decode("utf-8", "replace")
 
 
-def test_quiet_by_default():
-    output = run_predict("--help")
+@pytest.fixture(scope="module")
+def outputs():
+    """The output of each case, run two at a time."""
+    cases = {"default": (["--help"], {}), "environment": (["--help"], {"BERTLAB_VERBOSE": "1"}),
+             "flag": (["--verbose"], {})}
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(run_predict, *args, **env)
+                   for name, (args, env) in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_quiet_by_default(outputs):
+    output = outputs["default"]
     assert "Classifies texts with an exported sentiment SavedModel" in output, output
     for pattern in NOISE:
         assert not pattern.search(output), output
 
 
-def test_environment_switch_keeps_tensorflow_lines():
-    output = run_predict("--help", BERTLAB_VERBOSE="1")
+def test_environment_switch_keeps_tensorflow_lines(outputs):
+    output = outputs["environment"]
     assert TF_LINE.search(output), output
 
 
-def test_verbose_flag_is_accepted_and_keeps_tensorflow_lines():
+def test_verbose_flag_is_accepted_and_keeps_tensorflow_lines(outputs):
     # Not with --help: absl prints the help without checking the other flags.
-    output = run_predict("--verbose")
+    output = outputs["flag"]
     assert "Unknown command line flag" not in output, output
     assert "Give texts as arguments or lines on stdin" in output, output
     assert TF_LINE.search(output), output
