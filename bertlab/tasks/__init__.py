@@ -12,13 +12,16 @@
   label smoothing; with a `GenerationSetup` it is judged by BLEU/ROUGE of
   decoded text and exported as a text-generation SavedModel.
 - `EncoderConfig` (encoder_config.py): MiniLM, a checkpoint directory, or a
-  fresh encoder with a given or learned vocabulary.
+  fresh encoder with a given or learned vocabulary; `FineTuningConfig`
+  (fine_tuning_config.py): the settings the fine-tuning task configs share.
+- `squad_metrics.py`: SQuAD v1.1 and CMRC 2018 exact match and F1.
 - `fine_tuning_cli.py`, `seq2seq_cli.py`: the apps' command lines.
 """
 
 from bertlab.tasks.driver import train_and_export
 from bertlab.tasks.encoder_config import EncoderConfig
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
+from bertlab.tasks.fine_tuning_config import FineTuningConfig
 from bertlab.tasks.text_classification import (TextClassificationConfig,
                                                TextClassificationTask, TextDataConfig)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask, Seq2SeqTaskConfig

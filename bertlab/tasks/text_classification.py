@@ -35,7 +35,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tfds_sentences,
+from bertlab.data import (DataError, is_tfds_source, load_tfds_sentences,
                           read_labeled_sentences, read_text_lines)
 from bertlab.data.readers import FILE_FORMATS
 from bertlab.export import export_text_classifier
@@ -43,7 +43,8 @@ from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.classification_metrics import (best_f1_threshold, correlations,
                                                   positive_class_scores)
-from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
+from bertlab.tasks.encoder_config import build_encoder, build_tokenizer
+from bertlab.tasks.fine_tuning_config import FineTuningConfig
 from bertlab.tasks.example_predictions import ExamplePredictions
 from bertlab.tasks.labeled_data import (SPLITS, bucketed_dataset, check_validation_source,
                                         resolve_source, select_split)
@@ -109,11 +110,12 @@ class TextDataConfig:
 
 
 @dataclasses.dataclass
-class TextClassificationConfig:
-    """A text classification (or scored-pair regression) task.
+class TextClassificationConfig(FineTuningConfig):
+    """A text classification (or scored-pair regression) task: the settings of
+    `FineTuningConfig` (encoder, `sequence_length` (pairs: the longer text is
+    truncated first), head dropout, batching, seed, export dtype) and:
 
     Attributes:
-      encoder: see `EncoderConfig`.
       data: see `TextDataConfig`.
       head: "classification" (softmax over `class_names`) or "regression"
         (one score).
@@ -126,20 +128,9 @@ class TextClassificationConfig:
       main_metric: the validation result that picks the exported weights
         ("" = `f1` with a `positive_class`, `spearman` for regression, else
         `accuracy`).
-      sequence_length: longest token sequence (`[CLS]`/`[SEP]` included);
-        longer texts are truncated (pairs: the longer text first), in training
-        and in the export.
       pooling: "pooled", "cls" or "mean" (see `BertClassifier`).
-      head_dropout: dropout before the output layer.
-      eval_batch_size: global batch size of the evaluated splits.
-      bucket_boundaries: length buckets of `bucket_by_length`.
-      seed: data order and subset seed.
-      export_dtype_policy: what the export computes in: "auto" (a
-        `mixed_bfloat16` model is exported with bfloat16 weights), "as_trained",
-        "float32", "bfloat16" or "mixed_bfloat16".
     """
 
-    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     data: TextDataConfig = dataclasses.field(default_factory=TextDataConfig)
     head: str = "classification"
     class_names: typing.List[str] = dataclasses.field(
@@ -147,29 +138,18 @@ class TextClassificationConfig:
     class_names_file: str = ""
     positive_class: str = ""
     main_metric: str = ""
-    sequence_length: int = 128
     pooling: str = "mean"
-    head_dropout: float = 0.1
-    eval_batch_size: int = 64
-    bucket_boundaries: typing.List[int] = dataclasses.field(
-        default_factory=lambda: list(DEFAULT_BOUNDARIES))
-    seed: int = 0
-    export_dtype_policy: str = "auto"
 
     def __post_init__(self):
-        resolve_export_policy(self.export_dtype_policy)
+        super().__post_init__()
         if self.head not in HEADS:
             raise ValueError(f"`head` must be one of {HEADS}, got {self.head!r}.")
         if self.head == "classification" and not self.class_names_file:
             check_class_names(self.class_names, self.data.label_values, self.positive_class)
         if self.head == "regression" and self.positive_class:
             raise ValueError("`positive_class` is for the classification head.")
-        if self.sequence_length < 3:
-            raise ValueError(f"`sequence_length` must be at least 3, got {self.sequence_length}.")
         if self.pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}, got {self.pooling!r}.")
-        if self.eval_batch_size < 1:
-            raise ValueError(f"`eval_batch_size` must be positive, got {self.eval_batch_size}.")
 
 
 def check_class_names(class_names, label_values, positive_class):

@@ -20,12 +20,13 @@ import typing
 import tensorflow as tf
 from absl import logging
 
-from bertlab.data import (DEFAULT_BOUNDARIES, DataError, is_tfds_source, load_tfds_tagged,
+from bertlab.data import (DataError, is_tfds_source, load_tfds_tagged,
                           read_conll)
 from bertlab.export import export_token_classifier
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
-from bertlab.tasks.encoder_config import EncoderConfig, build_encoder, build_tokenizer
+from bertlab.tasks.encoder_config import build_encoder, build_tokenizer
+from bertlab.tasks.fine_tuning_config import FineTuningConfig
 from bertlab.tasks.entity_span_f1 import EntitySpanF1
 from bertlab.tasks.labeled_data import (SPLITS, bucketed_dataset, check_validation_source,
                                         resolve_source, select_split)
@@ -74,54 +75,35 @@ class TaggedDataConfig:
 
 
 @dataclasses.dataclass
-class TokenClassificationConfig:
-    """A BIO tagging task.
+class TokenClassificationConfig(FineTuningConfig):
+    """A BIO tagging task: the settings of `FineTuningConfig` (encoder,
+    `sequence_length` in subwords (the words beyond it are not trained on), head
+    dropout, batching, seed, export dtype) and:
 
     Attributes:
-      encoder: see `EncoderConfig`.
       data: see `TaggedDataConfig`.
       tag_names: the tags, "O" included; empty: "O", then `B-`/`I-` of every
         entity type found in the training and validation data, sorted.
-      sequence_length: longest subword sequence in training (`[CLS]`/`[SEP]`
-        included); the words beyond it are not trained on.
-      serving_sequence_length: the same for the export (0: `sequence_length`);
-        words beyond it are tagged `O`.
-      head_dropout: dropout before the tagging layer.
+      serving_sequence_length: the longest subword sequence of the export (0:
+        `sequence_length`); words beyond it are tagged `O`.
       casing_features: give the model each subword's word capitalisation
         (`bertlab.text.word_casing`) as an extra embedding: what an uncased
         encoder cannot see. The export computes it from the raw text.
-      eval_batch_size: global batch size of the validation split.
-      bucket_boundaries: length buckets of `bucket_by_length`.
-      seed: data order and subset seed.
-      export_dtype_policy: what the export computes in: "auto" (a
-        `mixed_bfloat16` model is exported with bfloat16 weights), "as_trained",
-        "float32", "bfloat16" or "mixed_bfloat16".
     """
 
-    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     data: TaggedDataConfig = dataclasses.field(default_factory=TaggedDataConfig)
     tag_names: typing.List[str] = dataclasses.field(default_factory=list)
     sequence_length: int = 256
     serving_sequence_length: int = 0
-    head_dropout: float = 0.1
     casing_features: bool = False
-    eval_batch_size: int = 64
-    bucket_boundaries: typing.List[int] = dataclasses.field(
-        default_factory=lambda: list(DEFAULT_BOUNDARIES))
-    seed: int = 0
-    export_dtype_policy: str = "auto"
 
     def __post_init__(self):
-        resolve_export_policy(self.export_dtype_policy)
+        super().__post_init__()
         if self.tag_names and "O" not in self.tag_names:
             raise ValueError(f"`tag_names` must contain 'O', got {self.tag_names}.")
-        if self.sequence_length < 3:
-            raise ValueError(f"`sequence_length` must be at least 3, got {self.sequence_length}.")
         if self.serving_sequence_length and self.serving_sequence_length < 3:
             raise ValueError("`serving_sequence_length` must be 0 or at least 3, got "
                              f"{self.serving_sequence_length}.")
-        if self.eval_batch_size < 1:
-            raise ValueError(f"`eval_batch_size` must be positive, got {self.eval_batch_size}.")
 
 
 def tags_from_data(*tag_lists):
