@@ -6,6 +6,8 @@ in `tf.function`, under XLA and inside SavedModels. `Seq2SeqGenerator` wires
 them to a `Seq2SeqTransformer`.
 """
 
+from bertlab.decoding.answer_span_selection import (SelectedSpans, answer_text,
+                                                    select_answer_spans)
 from bertlab.decoding.beam_search import beam_search, length_penalty_factor, tile_for_beams
 from bertlab.decoding.greedy import greedy_search
 from bertlab.decoding.logits_processing import (NEG_INF, LogitsProcessor,
@@ -23,6 +25,8 @@ __all__ = [
     "GenerationOutput",
     "LogitsProcessor",
     "Seq2SeqGenerator",
+    "SelectedSpans",
+    "answer_text",
     "apply_no_repeat_ngram",
     "apply_repetition_penalty",
     "apply_temperature",
@@ -30,6 +34,7 @@ __all__ = [
     "greedy_search",
     "length_penalty_factor",
     "sample",
+    "select_answer_spans",
     "suppress_tokens",
     "tile_for_beams",
     "top_k_filter",
