@@ -5,6 +5,7 @@
   TF Serving op check and `models.config`.
 - Writers: `export_text_classifier` (text_classifier_export.py),
   `export_token_classifier` (token_classifier_export.py),
+  `export_question_answerer` (question_answerer_export.py),
   `TextGenerationModule` (text_generation_module.py: translation,
   summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
 - Around them: `versioned_export` (version directories, metadata),
@@ -16,6 +17,7 @@ from bertlab.export.publish import prepare_for_serving, publish, update_models_c
 from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIGNATURE,
                                                    export_text_classifier)
 from bertlab.export.token_classifier_export import export_token_classifier
+from bertlab.export.question_answerer_export import export_question_answerer
 from bertlab.export.pretrained_encoder_export import export_pretrained_encoder
 from bertlab.export.versioned_export import (export_new_version, latest_version_dir,
                                              list_versions, read_metadata, write_metadata)

@@ -59,8 +59,6 @@ class ExportedModel:
         returned as lists of rows (each row cut to its real length for string
         outputs, where "" is padding).
         """
-        if batch_size < 1:
-            raise ValueError(f"`batch_size` must be positive, got {batch_size}.")
         inputs = set(self.signature.structured_input_signature[1])
         if ("text_pair" in inputs) != (pairs is not None):
             raise ValueError("This model takes text pairs: give `pairs` (a second text per "
@@ -68,12 +66,26 @@ class ExportedModel:
                              "This model takes single texts: it has no `text_pair` input.")
         if pairs is not None and len(pairs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs.")
+        inputs = {"text": texts} if pairs is None else {"text": texts, "text_pair": pairs}
+        return self.run_inputs(inputs, batch_size)
+
+    def run_inputs(self, inputs, batch_size=64):
+        """Runs `serving_default` over string inputs by name (e.g. `{"question": [...],
+        "context": [...]}`, all of one length) in batches; returns numpy outputs per
+        key, as `run` does."""
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be positive, got {batch_size}.")
+        expected = set(self.signature.structured_input_signature[1])
+        if set(inputs) != expected:
+            raise ValueError(f"This model takes {sorted(expected)}, got {sorted(inputs)}.")
+        sizes = {len(values) for values in inputs.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"The inputs differ in length: "
+                             f"{ {k: len(v) for k, v in inputs.items()} }.")
         ragged, dense = {}, {}
-        for start in range(0, len(texts), batch_size):
-            batch = {"text": tf.constant(list(texts[start:start + batch_size]), dtype=tf.string)}
-            if pairs is not None:
-                batch["text_pair"] = tf.constant(list(pairs[start:start + batch_size]),
-                                                 dtype=tf.string)
+        for start in range(0, sizes.pop(), batch_size):
+            batch = {name: tf.constant(list(values[start:start + batch_size]), dtype=tf.string)
+                     for name, values in inputs.items()}
             for key, value in self.signature(**batch).items():
                 value = value.numpy()
                 if value.dtype == object and value.ndim == 2:

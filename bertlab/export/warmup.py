@@ -139,9 +139,9 @@ def signature_inputs(export_dir):
 def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """Warm-up requests for a signature with the exports' inputs: a batch of one and a
     batch of all `texts` (for `[batch]` string inputs: `text`, and `text_pair` of a
-    sentence-pair model), or token ids of two lengths (for
-    `[batch, length]` int inputs named `token_ids`, `segment_ids`, `padding_mask`,
-    `casing_ids`).
+    sentence-pair model, `question` and `context` of a question answerer), or token
+    ids of two lengths (for `[batch, length]` int inputs named `token_ids`,
+    `segment_ids`, `padding_mask`, `casing_ids`).
 
     Args:
       inputs: `{input: (dtype, shape)}`, as `signature_inputs` gives.
@@ -150,13 +150,13 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
       ValueError: an input these conventions do not cover.
     """
     texts = list(texts)
-    if "text" in inputs:
+    if "text" in inputs or any(dtype == np.dtype(object) for dtype, _ in inputs.values()):
         for name, (dtype, shape) in inputs.items():
             if dtype != np.dtype(object) or shape not in ((-1,), None):
                 raise ValueError(f"Input {name!r} must be tf.string [batch], got {dtype} "
                                  f"{shape}.")
-        # One batch of one and one of all texts; a second string input (`text_pair`) gets
-        # the texts in another order, so that pairs differ.
+        # One batch of one and one of all texts; a second string input (`text_pair`,
+        # `context`) gets the texts in another order, so that pairs differ.
         rotated = {name: texts[i:] + texts[:i] for i, name in enumerate(sorted(inputs))}
         return [{name: values[:1] for name, values in rotated.items()}, rotated]
     examples = []

@@ -8,6 +8,9 @@
 - `TokenClassificationTask` (token_classification.py): BIO tagging (NER) with a
   `BertTokenClassifier`, first-subword alignment, seqeval entity F1
   (`EntitySpanF1`, entity_span_f1.py).
+- `QuestionAnsweringTask` (question_answering.py): extractive QA (SQuAD, CMRC)
+  with a `BertQuestionAnswerer`, windows over long contexts, EM/F1 of the
+  answer text.
 - `Seq2SeqTask` (seq2seq.py): teacher-forced translation/summarization with
   label smoothing; with a `GenerationSetup` it is judged by BLEU/ROUGE of
   decoded text and exported as a text-generation SavedModel.
@@ -24,6 +27,8 @@ from bertlab.tasks.entity_span_f1 import EntitySpanF1
 from bertlab.tasks.fine_tuning_config import FineTuningConfig
 from bertlab.tasks.text_classification import (TextClassificationConfig,
                                                TextClassificationTask, TextDataConfig)
+from bertlab.tasks.question_answering import (QuestionAnsweringConfig, QuestionAnsweringTask,
+                                              QuestionDataConfig)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask, Seq2SeqTaskConfig
 from bertlab.tasks.token_classification import (TaggedDataConfig, TokenClassificationConfig,
                                                 TokenClassificationTask)

@@ -79,4 +79,13 @@ def test_default_examples_follow_the_signatures(exports):
         default_warmup_examples({"image": (np.dtype(np.float32), (-1, 3))})
     with pytest.raises(ValueError, match="must be tf.string"):
         default_warmup_examples({"text": (np.dtype(np.int32), (-1,))})
+    with pytest.raises(ValueError, match="'context' must be tf.string"):
+        default_warmup_examples({"question": (np.dtype(object), (-1,)),
+                                 "context": (np.dtype(np.int32), (-1, 2))})
+    # A question answerer: two string inputs, different texts in each request row.
+    one, many = default_warmup_examples({"question": (np.dtype(object), (-1,)),
+                                         "context": (np.dtype(object), (-1,))})
+    assert len(one["question"]) == 1 and len(many["context"]) == len(many["question"]) > 1
+    assert [q != c for q, c in zip(many["question"], many["context"])] == [True] * len(
+        many["question"])
     assert warmup_path("x").endswith("x/assets.extra/tf_serving_warmup_requests")
