@@ -96,9 +96,9 @@ def vocab_file(wikitext_sentences, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory, minilm_dir, data_dir):
-    """`{name: version directory}` of small real exports of sentiment, ner, translation,
-    translation_de_en and summarization, all under one model base path (`.parent.parent` of
-    each): what the export and serving tests check."""
+    """`{name: version directory}` of small real exports of sentiment, ner, qa (question
+    answering), translation, translation_de_en and summarization, all under one model base
+    path (`.parent.parent` of each): what the export and serving tests check."""
     from tests.serving.exports import build_exports
 
     root = tmp_path_factory.mktemp("saved_models")

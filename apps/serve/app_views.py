@@ -6,7 +6,8 @@ and the names of its `serving_default` inputs and outputs to `describe`, and
 lists `{"name", "version", **describe(...)}`. `static/app.js` reads these keys:
 
 - `kind`: the card the model goes to ("sentiment", "classification", "ner",
-  "translation", "summarization"; "other" for a model no card shows);
+  "question_answering", "translation", "summarization"; "other" for a model no
+  card shows);
 - `label`: its title (a translation's is its direction, "English → German");
 - `class_names` (classifiers), `direction` (translation), `output` (the output
   to show when there is only one), `inputs` (a generic classifier's text inputs).
@@ -17,10 +18,9 @@ Adding an app to the demo: a view function here, `view(metadata, inputs, outputs
 returning its description (or None when the export is not of that kind), listed
 in `VIEWS` before the more generic ones; a card in `static/index.html` (ids
 `<kind>-card`, `-input`, `-run`, `-meta`, `-result`) and its wiring in
-`static/app.js`. An extractive QA app, for instance: a view that takes
-`metadata["task"] == "question_answering"` or inputs `["context", "question"]`
-with outputs `answer`/`score`/`start`/`end`, returning `{"kind":
-"question_answering", "label": ...}`, and a card with two text boxes.
+`static/app.js`. The extractive QA app is one: `question_answering_view` takes
+exports with the inputs `question` and `context` (and the task, or the outputs
+`answer`/`start`/`end`), and its card has two text boxes.
 
 Example:
 >>> describe({"task": "text_classification", "class_names": ["negative", "positive"]},
@@ -34,6 +34,8 @@ LANGUAGES = {"en": "English", "de": "German", "zh": "Chinese", "fr": "French",
 SENTIMENT_CLASSES = {"negative", "positive", "neutral"}
 CLASSIFIER_TASKS = {"sentence_classification", "text_classification"}
 CLASSIFIER_INPUTS = {"text", "text_pair"}
+QA_INPUTS = ["context", "question"]  # sorted, as `describe` passes them
+QA_OUTPUTS = {"answer", "start", "end"}
 
 
 def _class_names(metadata):
@@ -83,6 +85,17 @@ def ner_view(metadata, inputs, outputs):
     return {"kind": "ner", "label": "Named entities"}
 
 
+def question_answering_view(metadata, inputs, outputs):
+    """A question and a context in; the answer, its score and its code-point offsets
+    (`start`, `end`) in the context out (`apps.qa`). The card sends both texts, so the
+    inputs must be exactly those two."""
+    if list(inputs) != QA_INPUTS:
+        return None
+    if metadata.get("task") != "question_answering" and not QA_OUTPUTS <= set(outputs):
+        return None
+    return {"kind": "question_answering", "label": "Question answering"}
+
+
 def translation_view(metadata, inputs, outputs):
     """Text in, text out in another language; `direction` ("en-de") names both."""
     if metadata.get("app") != "translation" and metadata.get("output_key") != "translation" \
@@ -107,7 +120,8 @@ def summarization_view(metadata, inputs, outputs):
 
 
 # In order: the first view that recognizes an export describes it.
-VIEWS = [sentiment_view, classification_view, ner_view, translation_view, summarization_view]
+VIEWS = [sentiment_view, classification_view, ner_view, question_answering_view,
+         translation_view, summarization_view]
 
 
 def describe(metadata, inputs, outputs):

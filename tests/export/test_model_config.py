@@ -13,7 +13,7 @@ from bertlab.export.model_config import (MODELS_CONFIG_FILE, discover_models,
                                           validate_model_name, write_models_config)
 from tests.conftest import REPO_ROOT
 
-APPS = ["ner", "sentiment", "summarization", "translation", "translation_de_en"]
+APPS = ["ner", "qa", "sentiment", "summarization", "translation", "translation_de_en"]
 
 
 def _parse(text):

@@ -1,8 +1,10 @@
-"""Small real exports of the four apps for the serving tests, written as the exporters do.
+"""Small real exports of the apps for the serving tests, written as the exporters do.
 
-Sentiment and NER: tiny random BERT encoders with the MiniLM vocabulary
-(the real in-graph WordPiece tokenizer). Translation and summarization: a tiny
-`Seq2SeqTransformer` with a small SentencePiece model learned from Multi30k.
+Sentiment, NER and question answering: tiny random BERT encoders with the
+MiniLM vocabulary (the real in-graph WordPiece tokenizer); the question
+answerer's weights are set so that it answers "Paris" wherever the context
+has the word (`QA_ANSWER`), through its real windows and span selection.
+Translation and summarization: a tiny `Seq2SeqTransformer` with a small SentencePiece model learned from Multi30k.
 Each export goes through `export_new_version` with the serving hook
 (`prepare_for_serving`: warm-up requests, op check) inside its write function,
 then `models.config` is written, as `bertlab.export.publish` does.
@@ -15,11 +17,12 @@ import tensorflow as tf
 
 from bertlab.decoding import DecodingConfig
 from bertlab.export.text_generation_module import TextGenerationModule
-from bertlab.export import (export_new_version, export_text_classifier,
-                            export_token_classifier, write_metadata)
+from bertlab.export import (export_new_version, export_question_answerer,
+                            export_text_classifier, export_token_classifier, write_metadata)
 from bertlab.models import Seq2SeqTransformer
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
+from bertlab.models.bert_question_answerer import BertQuestionAnswerer
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.export.publish import prepare_for_serving, update_models_config
 from bertlab.text import BertPreprocessor
@@ -27,11 +30,37 @@ from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_s
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 CLASSES = ["negative", "positive"]
+# The word the QA export answers with, wherever a context holds it (any case: MiniLM is uncased).
+QA_ANSWER = "paris"
+QA_METADATA = {"task": "question_answering", "sequence_length": 48, "max_query_length": 16,
+               "doc_stride": 16, "max_answer_length": 8, "metric": "squad", "lowercase": True}
 
 
 def _encoder(vocabulary_size):
     return BertEncoder(vocabulary_size=vocabulary_size, num_layers=1, hidden_dim=32,
                        num_heads=2, intermediate_dim=64, max_sequence_length=64, dropout=0.0)
+
+
+def _question_answerer(tokenizer):
+    """A tiny `BertQuestionAnswerer` whose best span is the word `QA_ANSWER`: embedding
+    dimension 0 is 0 for every token, position and segment but that word's, and both span
+    logits read dimension 0 alone (a random head would answer anywhere)."""
+    encoder = _encoder(tokenizer.vocabulary_size)
+    model = BertQuestionAnswerer(encoder, dropout=0.0)
+    embeddings = encoder.embeddings
+    for layer in (embeddings.token_embedding, embeddings.segment_embedding,
+                  embeddings.position_embedding):
+        weights = layer.get_weights()
+        weights[0][..., 0] = 0.0
+        if layer is embeddings.token_embedding:
+            weights[0][tokenizer.vocabulary.index(QA_ANSWER), 0] = 10.0
+        layer.set_weights(weights)
+    head = model.get_layer("span_logits")
+    kernel, bias = head.get_weights()
+    kernel[...] = 0.0
+    kernel[0, :] = 10.0
+    head.set_weights([kernel, bias])
+    return model
 
 
 def _export(base_dir, write, metadata):
@@ -44,7 +73,7 @@ def _export(base_dir, write, metadata):
 
 
 def build_exports(root, minilm_dir, data_dir):
-    """Writes `root/{sentiment,ner,translation,translation_de_en,summarization}/1` and
+    """Writes `root/{sentiment,ner,qa,translation,translation_de_en,summarization}/1` and
     `root/models.config`; returns `{name: version directory}`."""
     root = str(root)
     tf.keras.utils.set_random_seed(11)
@@ -88,5 +117,13 @@ def build_exports(root, minilm_dir, data_dir):
     write_metadata(other, {"output_key": "translation", "app": "translation",
                            "direction": "de-en"})
     paths["translation_de_en"] = other
+    # Last: the other models' random weights stay those of the same seed.
+    answerer = _question_answerer(tokenizer)
+    paths["qa"] = _export(
+        os.path.join(root, "qa"),
+        lambda p: export_question_answerer(
+            answerer, tokenizer, p, **{k: QA_METADATA[k] for k in (
+                "sequence_length", "max_query_length", "doc_stride", "max_answer_length")}),
+        QA_METADATA)
     update_models_config(os.path.join(root, "sentiment"))
     return paths

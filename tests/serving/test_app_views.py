@@ -70,8 +70,39 @@ CASES = [
       "outputs": ["label", "probabilities"]}),
     ("classifier over other inputs", {"task": "text_classification"}, ["token_ids"],
      ["label", "probabilities"], {"kind": "other", "label": "Model"}),
-    ("extractive QA (no card yet)", {"task": "question_answering"}, ["context", "question"],
-     ["answer", "end", "score", "start"], {"kind": "other", "label": "Model"}),
+    ("extractive QA export",
+     {"task": "question_answering", "sequence_length": 384, "doc_stride": 128,
+      "metric": "squad"}, ["question", "context"], ["answer", "score", "start", "end"],
+     {"kind": "question_answering", "label": "Question answering"}),
+    ("QA outputs without metadata", {}, ["context", "question"],
+     ["answer", "end", "score", "start"],
+     {"kind": "question_answering", "label": "Question answering"}),
+    ("a titled QA export",
+     {"task": "question_answering", "title": "Question answering: DRCD (traditional Chinese)"},
+     ["context", "question"], ["answer", "end", "score", "start"],
+     {"kind": "question_answering", "label": "Question answering: DRCD (traditional Chinese)"}),
+    ("QA with the answer alone", {"task": "question_answering"}, ["context", "question"],
+     ["answer"], {"kind": "question_answering", "label": "Question answering",
+                  "output": "answer"}),
+    # The card sends a question and a context: anything else is not for it.
+    ("QA task over one text", {"task": "question_answering"}, ["text"], ["answer", "score"],
+     {"kind": "other", "label": "Model"}),
+    ("QA task over three inputs", {"task": "question_answering"},
+     ["context", "question", "title"], ["answer", "end", "score", "start"],
+     {"kind": "other", "label": "Model"}),
+    ("question and context, other outputs", {}, ["context", "question"],
+     ["label", "probabilities"], {"kind": "other", "label": "Model"}),
+    # Other kinds keep their exports: classifiers and taggers of a question...
+    ("a polarity classifier with a QA task",
+     {"task": "question_answering", "class_names": ["negative", "positive"]}, ["text"],
+     ["label", "probabilities"],
+     {"kind": "sentiment", "label": "Sentiment", "class_names": ["negative", "positive"]}),
+    ("a tagger of questions and contexts", {"task": "token_classification"},
+     ["context", "question"], ["tags", "tokens"], {"kind": "ner", "label": "Named entities"}),
+    ("a pair classifier with an answer output", {"task": "sentence_classification"},
+     ["text", "text_pair"], ["answer", "end", "label", "score", "start"],
+     {"kind": "classification", "label": "Text classification",
+      "inputs": ["text", "text_pair"], "outputs": ["answer", "end", "label", "score", "start"]}),
     ("one unknown output", {}, ["text"], ["vector"],
      {"kind": "other", "label": "Model", "output": "vector"}),
     ("metadata not an object", ["odd"], ["text"], ["summary"],
@@ -117,7 +148,7 @@ REGISTRY = _Registry(
 
 
 def _qa_view(metadata, inputs, outputs):
-    """How an extractive QA app would describe itself, in apps/serve alone."""
+    """A view of the test's own (the hook takes any function), passing the names on."""
     if metadata.get("task") == "question_answering" or inputs == ["context", "question"]:
         return {"kind": "question_answering", "label": metadata.get("title", "Questions"),
                 "inputs": inputs, "outputs": outputs}
@@ -141,6 +172,12 @@ def test_listing_with_an_app_view():
     # A view cannot rename a model or change its version.
     assert demo_listing(REGISTRY, lambda m, i, o: {"name": "x", "version": 9, "kind": "k"}) == [
         {"name": "qa", "version": 3, "kind": "k"}, {"name": "plain", "version": 1, "kind": "k"}]
+
+
+def test_listing_with_the_demo_page_s_views():
+    assert demo_listing(REGISTRY, describe) == [
+        {"name": "qa", "version": 3, "kind": "question_answering", "label": "Ask the text"},
+        {"name": "plain", "version": 1, "kind": "other", "label": "Model"}]
 
 
 def test_a_failing_view_is_logged_and_the_metadata_listed(caplog):

@@ -31,8 +31,8 @@ def _entities(tokens, tags):
     return [(kind, " ".join(words)) for kind, words in spans]
 
 
-def _api(server, name, text):
-    status, body = http(f"{server.url}/v1/models/{name}:predict", {"instances": [text]})
+def _api(server, name, instance):
+    status, body = http(f"{server.url}/v1/models/{name}:predict", {"instances": [instance]})
     assert status == 200, body
     return body["predictions"][0]
 
@@ -54,7 +54,7 @@ def test_demo_page_end_to_end(server, tmp_path):
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(f"{server.url}/")
             page.wait_for_selector("body[data-ready=true]", timeout=30000)
-            assert "Serving ner, sentiment, summarization" in page.inner_text("#status")
+            assert "Serving ner, qa, sentiment, summarization" in page.inner_text("#status")
             assert not page.is_visible("#classification-card")  # no generic classifier
 
             text = "An utterly delightful film with a wonderful cast ."
@@ -77,6 +77,35 @@ def test_demo_page_end_to_end(server, tmp_path):
                          marks.nth(i).evaluate("m => m.firstChild.textContent"))
                         for i in range(marks.count())]
             assert rendered == _entities(expected["tokens"], expected["tags"])
+
+            # An emoji before the answer: one code point (the model's offsets count code
+            # points), two UTF-16 units (JavaScript's string indexes).
+            question = "Where does the tower stand?"
+            context = "🗼 The tower stands in Paris , France ."
+            assert not page.is_visible("#question_answering-model")  # one QA model
+            page.fill("#question_answering-input", question)
+            page.fill("#question_answering-context", context)
+            page.click("#question_answering-run")
+            page.wait_for_selector("#question_answering-answer", timeout=30000)
+            expected = _api(server, "qa", {"question": question, "context": context})
+            assert expected["answer"] == "Paris"  # the test export's (exports.py)
+            assert expected["start"] == context.index("Paris") == 22
+            assert page.text_content("#question_answering-answer") == expected["answer"]
+            assert page.text_content("#question_answering-highlight") == expected["answer"]
+            assert page.text_content("#question_answering-score") == (
+                f"score {expected['score']:.2f}")
+            assert page.text_content("#question_answering-passage") == context
+            assert page.eval_on_selector("#question_answering-highlight",
+                                         "m => m.previousSibling.textContent") == (
+                context[:expected["start"]])
+            assert page.inner_text("#question_answering-meta").endswith(" ms")
+            page.fill("#question_answering-context", "  ")
+            page.click("#question_answering-run")
+            assert page.inner_text("#question_answering-result") == (
+                "Type the text to find the answer in.")
+            page.fill("#question_answering-context", context)
+            page.click("#question_answering-run")
+            page.wait_for_selector("#question_answering-highlight", timeout=30000)
 
             assert page.is_visible("#translation-direction")  # two translation models
             options = page.locator("#translation-direction option").all_inner_texts()
@@ -215,4 +244,77 @@ def test_classification_card(server):
                                        "text_pair": "Someone plays music."}]}),
         ("similarity", {"instances": [{"text": "A plane takes off.",
                                        "text_pair": "An air plane is taking off."}]})]
+    assert errors == []
+
+
+def test_question_answering_card(server):
+    """Several QA models: a picker; the request sends the question and the context; the
+    highlight follows the code-point offsets past characters beyond U+FFFF (an emoji, a CJK
+    extension character), and a model with the answer alone (no offsets) still gets one.
+    The listing and the answers are routed (the session's exports hold one QA model)."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from apps.serve.app_views import describe
+
+    status, listing = http(f"{server.url}/demo/apps.json")
+    assert status == 200
+    listing["apps"] += [
+        {"name": "qa_drcd", "version": 2, **describe(
+            {"task": "question_answering", "title": "DRCD"}, ["question", "context"],
+            ["answer", "score", "start", "end"])},
+        {"name": "qa_plain", "version": 1, **describe(
+            {"task": "question_answering"}, ["question", "context"], ["answer"])}]
+    chinese = "𠮷野家在台北開了新店。"
+    start = chinese.index("台北")
+    answers = {"qa_drcd": {"predictions": [{"answer": "台北", "score": 7.125, "start": start,
+                                            "end": start + 2}]},
+               "qa_plain": {"predictions": ["Ann"]}}
+    sent, errors = [], []
+
+    def answer(route):
+        name = re.search(r"/v1/models/([^/:]+):predict$", route.request.url).group(1)
+        sent.append((name, route.request.post_data_json))
+        route.fulfill(json=answers[name])
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
+            page.route(re.compile(r"/v1/models/(qa_drcd|qa_plain):predict$"), answer)
+            page.goto(f"{server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.is_visible("#question_answering-model")
+            assert page.locator("#question_answering-model option").all_inner_texts() == [
+                "Question answering (qa)", "DRCD (qa_drcd)", "Question answering (qa_plain)"]
+
+            page.select_option("#question_answering-model", "qa_drcd")
+            page.fill("#question_answering-input", " 新店在哪裡？ ")
+            page.fill("#question_answering-context", chinese)
+            page.press("#question_answering-context", "Control+Enter")
+            page.wait_for_selector("#question_answering-highlight", timeout=30000)
+            assert page.text_content("#question_answering-answer") == "台北"
+            assert page.text_content("#question_answering-highlight") == "台北"
+            assert page.text_content("#question_answering-score") == "score 7.13"
+            assert page.text_content("#question_answering-passage") == chinese
+
+            page.select_option("#question_answering-model", "qa_plain")
+            page.fill("#question_answering-input", "Who wrote it?")
+            page.fill("#question_answering-context", "😀 It was written by Ann.")
+            page.click("#question_answering-run")
+            page.wait_for_function(
+                "(document.querySelector('#question_answering-highlight') || {}).textContent"
+                " === 'Ann'", timeout=30000)
+            assert page.locator("#question_answering-score").count() == 0
+        finally:
+            browser.close()
+    assert sent == [
+        ("qa_drcd", {"instances": [{"question": "新店在哪裡？", "context": chinese}]}),
+        ("qa_plain", {"instances": [{"question": "Who wrote it?",
+                                     "context": "😀 It was written by Ann."}]})]
     assert errors == []

@@ -101,6 +101,82 @@ def test_token_id_signature(server, exports):
     assert status == 200 and len(body["predictions"]) == 2
 
 
+# An emoji (one code point, two UTF-16 units, four UTF-8 bytes) before the answer.
+QA_CONTEXT = "🗼 The tower stands in Paris , France ."
+QA_GOOD = {"instances": [{"question": "Where is the tower?", "context": QA_CONTEXT}]}
+
+
+def test_question_answering_rows_and_columns(server, exports):
+    """Two named string inputs, in both formats: the answer and its code-point offsets, as
+    the SavedModel gives them (the export answers "Paris": tests/serving/exports.py)."""
+    questions = ["Where is the tower?", "Which city?", "Where?", "Anything?"]
+    long_context = "The river is wide and slow here . " * 30 + "🎉 Then we reached Paris ."
+    contexts = [QA_CONTEXT, "paris is the capital .", long_context, ""]
+    status, rows = http(f"{server.url}/v1/models/qa:predict", {"instances": [
+        {"question": q, "context": c} for q, c in zip(questions, contexts)]})
+    assert status == 200, rows
+    predictions = rows["predictions"]
+    assert [sorted(p) for p in predictions] == [["answer", "end", "score", "start"]] * 4
+    for prediction, context in zip(predictions[:3], contexts):
+        start, end = prediction["start"], prediction["end"]
+        assert prediction["answer"] == context[start:end] == context[start:end].strip()
+        assert prediction["answer"].lower() == "paris"
+        assert start == context.lower().rindex("paris")  # Python's (code-point) offsets
+    prefix = QA_CONTEXT[:predictions[0]["start"]]
+    assert prefix == "🗼 The tower stands in "
+    assert len(prefix.encode("utf-16-le")) // 2 == len(prefix) + 1  # a JS index differs
+    assert predictions[2]["start"] > 1000  # found in a later window of the long context
+    assert predictions[3] == {"answer": "", "end": 0, "score": -1e9, "start": 0}  # no context
+    direct = _direct(exports["qa"], question=questions, context=contexts)
+    assert [p["answer"] for p in predictions] == [a.decode() for a in direct["answer"]]
+    assert [p["start"] for p in predictions] == direct["start"].tolist()
+    assert [p["end"] for p in predictions] == direct["end"].tolist()
+    np.testing.assert_allclose([p["score"] for p in predictions], direct["score"], rtol=1e-6)
+
+    status, columns = http(f"{server.url}/v1/models/qa:predict",
+                           {"inputs": {"question": questions, "context": contexts}})
+    assert status == 200, columns
+    assert columns == {"outputs": {name: [p[name] for p in predictions]
+                                   for name in ["answer", "end", "score", "start"]}}
+
+    status, metadata = http(f"{server.url}/v1/models/qa/metadata")
+    assert status == 200
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sorted(signature["inputs"]) == ["context", "question"]
+    assert sorted(signature["outputs"]) == ["answer", "end", "score", "start"]
+    assert {i["dtype"] for i in signature["inputs"].values()} == {"DT_STRING"}
+
+
+QA_BAD_REQUESTS = [
+    # (what, body, message)
+    ("a row without a context", {"instances": [{"question": "Where is the tower?"}]},
+     "Instance 0 has inputs ['question']; the signature takes ['context', 'question']."),
+    ("a second row without a context", {"instances": [
+        {"question": "Where?", "context": QA_CONTEXT}, {"question": "Where?"}]},
+     "Instance 1 has inputs ['question']; the signature takes ['context', 'question']."),
+    ("columns without a context", {"inputs": {"question": ["Where is the tower?"]}},
+     "'inputs' has ['question']; the signature takes ['context', 'question']."),
+    ("a bare question", {"instances": ["Where is the tower?"]},
+     "Each instance must be an object with the inputs ['context', 'question']"),
+    ("a bare question, columnar", {"inputs": ["Where is the tower?"]},
+     "'inputs' must be an object with the inputs ['context', 'question']."),
+    ("a number for the context", {"instances": [{"question": "Where?", "context": 7}]},
+     "Input 'context' takes strings, got int 7."),
+    ("more questions than contexts", {"inputs": {"question": ["a", "b"], "context": ["c"]}},
+     "Inputs differ in batch size"),
+]
+
+
+@pytest.mark.parametrize("what,body,message", QA_BAD_REQUESTS,
+                         ids=[b[0] for b in QA_BAD_REQUESTS])
+def test_bad_question_answering_request_is_refused(server, what, body, message):
+    status, answer = http(f"{server.url}/v1/models/qa:predict", body)
+    assert status == 400, answer
+    assert set(answer) == {"error"} and message in answer["error"], answer
+    status, answer = http(f"{server.url}/v1/models/qa:predict", QA_GOOD)
+    assert status == 200 and answer["predictions"][0]["answer"] == "Paris"
+
+
 BAD_REQUESTS = [
     # (what, path suffix, body (bytes or JSON-able), method, status, message part)
     ("malformed JSON", ":predict", b'{"instances": [', None, 400, "Malformed JSON"),
@@ -261,12 +337,15 @@ def test_demo_listing_and_page(server):
     assert status == 200
     kinds = {a["name"]: (a["kind"], a.get("direction")) for a in body["apps"]}
     assert kinds == {"sentiment": ("sentiment", None), "ner": ("ner", None),
+                     "qa": ("question_answering", None),
                      "translation": ("translation", "en-de"),
                      "translation_de_en": ("translation", "de-en"),
                      "summarization": ("summarization", None)}
     # Exactly what the page reads (`apps.serve.app_views` through the server's hook).
     assert body["apps"] == [
         {"name": "ner", "version": 1, "kind": "ner", "label": "Named entities"},
+        {"name": "qa", "version": 1, "kind": "question_answering",
+         "label": "Question answering"},
         {"name": "sentiment", "version": 1, "kind": "sentiment", "label": "Sentiment",
          "class_names": ["negative", "positive"]},
         {"name": "summarization", "version": 1, "kind": "summarization",

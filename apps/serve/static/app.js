@@ -3,8 +3,9 @@
 // tensorflow_model_server behind the same origin (apps found through /v1/models/<name>/metadata).
 "use strict";
 
-const CANDIDATE_NAMES = ["sentiment", "ner", "translation", "translation_en_de",
-  "translation_de_en", "translation_en_zh", "translation_zh_en", "summarization"];
+const CANDIDATE_NAMES = ["sentiment", "ner", "qa", "qa_cmrc2018", "qa_drcd", "translation",
+  "translation_en_de", "translation_de_en", "translation_en_zh", "translation_zh_en",
+  "summarization"];
 const ENTITY_NAMES = { PER: "Person", ORG: "Organization", LOC: "Location", MISC: "Other" };
 
 const $ = (id) => document.getElementById(id);
@@ -44,6 +45,7 @@ function kindFromOutputs(outputs) {
   const names = Object.keys(outputs).sort().join(",");
   if (names === "label,probabilities") return "sentiment";
   if (names === "tags,tokens") return "ner";
+  if (names === "answer,end,score,start") return "question_answering";
   if (names === "translation") return "translation";
   if (names === "summary") return "summarization";
   return "other";
@@ -181,6 +183,50 @@ function renderLegend() {
     el("mark", { class: `entity ${type}`, text: name })));
 }
 
+// --------------------------------------------------------------------------- question answering
+
+// The answer's place in the context: `[before, answer, after]`, or null. `start` and `end` are
+// code-point offsets (Python's `context[start:end]`); JavaScript strings index UTF-16 units,
+// in which a character beyond U+FFFF (an emoji, a rare CJK character) counts twice, so the
+// context is split into code points first.
+function answerSpan(context, answer, start, end) {
+  const chars = Array.from(context);
+  if (Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end &&
+      end <= chars.length && chars.slice(start, end).join("") === answer) {
+    return [chars.slice(0, start).join(""), answer, chars.slice(end).join("")];
+  }
+  // No offsets (a model without them), or offsets into another text: the first occurrence.
+  const at = answer ? context.indexOf(answer) : -1;
+  return at < 0 ? null : [context.slice(0, at), answer, context.slice(at + answer.length)];
+}
+
+function renderAnswer(result, prediction, context) {
+  // A model with one output answers with the bare answer.
+  if (typeof prediction !== "object" || prediction === null) prediction = { answer: prediction };
+  const answer = prediction.answer == null ? "" : String(prediction.answer);
+  result.className = "result";
+  if (!answer) {
+    result.replaceChildren(el("span", { class: "placeholder", id: "question_answering-none",
+      text: "No answer found in the text." }));
+    return;
+  }
+  const row = [el("span", { class: "answer-text", id: "question_answering-answer",
+    text: answer })];
+  const score = Number(prediction.score);
+  if (prediction.score !== undefined && Number.isFinite(score)) {
+    row.push(el("span", { class: "meta", id: "question_answering-score",
+      text: `score ${score.toFixed(2)}` }));
+  }
+  const span = answerSpan(context, answer, prediction.start, prediction.end);
+  const passage = el("div", { class: "passage", id: "question_answering-passage" }, span
+    ? [span[0], el("mark", { class: "answer", id: "question_answering-highlight",
+      text: span[1] }), span[2]]
+    : [context]);
+  result.replaceChildren(el("div", { class: "label-row" }, row), passage);
+  const mark = passage.querySelector("mark");
+  if (mark) passage.scrollTop = Math.max(0, mark.offsetTop - passage.clientHeight / 3);
+}
+
 // --------------------------------------------------------------------------- generation
 
 function renderGenerated(result, text, id) {
@@ -271,6 +317,27 @@ async function main() {
   renderLegend();
   setUp("ner", ner, async (text, result) =>
     renderEntities(result, await predictOne(ner[0].name, text)));
+
+  // Question answering: a question and the text to find its answer in (both sent); a model
+  // picker when several are served.
+  const qa = byKind("question_answering");
+  const qaModel = $("question_answering-model");
+  const qaContext = $("question_answering-context");
+  for (const app of qa) {
+    qaModel.append(el("option", { value: app.name, text: `${app.label} (${app.name})` }));
+  }
+  $("question_answering-model-label").hidden = qa.length < 2;
+  setUp("question_answering", qa, async (question, result) => {
+    const app = qa.find((a) => a.name === qaModel.value) || qa[0];
+    const context = qaContext.value.trim();
+    if (!context) throw new Error("Type the text to find the answer in.");
+    renderAnswer(result, await predictOne(app.name, { question, context }), context);
+  });
+  qaContext.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      $("question_answering-run").click();
+    }
+  });
 
   const translation = byKind("translation");
   const select = $("translation-direction");
