@@ -209,7 +209,8 @@ class QuestionAnsweringTask(Task):
             spans = [found.get(e.id, (0, 0)) for e in examples]
         config = self.config
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2 +
+                     [tf.TensorSpec([None], tf.int32)] * 2)
         def encode(questions, contexts, starts, ends):
             packed = pack_question_windows(self.tokenizer, questions, contexts,
                                            config.sequence_length, config.max_query_length,

@@ -186,7 +186,9 @@ class TokenClassificationTask(Task):
 
         casing = self.config.casing_features
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[
+            tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1),
+            tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)])
         def encode(words, tags):
             packed = pack_words(self.tokenizer, words, self.config.sequence_length,
                                 pad_to_longest=True, with_casing=casing)
