@@ -4,7 +4,6 @@ labels, selection, text) on a 20,000-character context inside a `tf.function` an
 that uses only TF Serving's ops."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -266,24 +265,20 @@ def test_answer_in_the_last_window_of_a_long_context(uncased, long_context):
         assert one["answer"].numpy().tolist() == [out["answer"][k]], k
 
 
-def test_cost_is_linear_in_the_context_length(uncased, corpus):
+def test_windows_grow_linearly_with_the_context(uncased, corpus):
+    # Structure, not time (speed is measured in benchmarks/qa_inference.py): 10x the text
+    # gives about 10x the windows, and the last token of each text is still answered.
     run = qa_pipeline(uncased)
-
-    def seconds(text):
-        args = (tf.constant(["Which?"]), tf.constant([text]), tf.constant([0]), tf.constant([0]))
-        run(*args)
-        times = []
-        for _ in range(3):
-            begin = time.perf_counter()
-            run(*args)
-            times.append(time.perf_counter() - begin)
-        return min(times)
-
-    short, long = seconds(corpus[:20_000]), seconds(corpus[:200_000])
-    print(f"windows, labels, selection, text: 20,000 characters {short * 1e3:.0f} ms; "
-          f"200,000: {long * 1e3:.0f} ms")
-    assert short < 2.0, short
-    assert long < 30 * max(short, 0.005), (short, long)  # 10x the text: about 10x the time
+    windows = {}
+    for length in (20_000, 200_000):
+        text = corpus[:length]
+        _, starts, ends = (t.to_list()[0] for t in tokenize_with_offsets(
+            uncased, tf.constant([text])))
+        out = run(tf.constant(["Which?"]), tf.constant([text]), tf.constant([starts[-1]]),
+                  tf.constant([ends[-1]]))
+        windows[length] = int(tf.size(out["example_index"]))
+        assert out["answer"].numpy()[0].decode("utf-8") == text[starts[-1]:ends[-1]]
+    assert 9 * windows[20_000] <= windows[200_000] <= 11 * windows[20_000], windows
 
 
 def test_saved_model_uses_only_tf_serving_ops(uncased, tmp_path):
