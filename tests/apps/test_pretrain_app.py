@@ -64,46 +64,65 @@ def test_export_is_loadable_by_the_library(pipeline):
     assert np.all(np.isfinite(out["pooled_output"].numpy()))
 
 
-def test_rerun_resumes_instead_of_restarting(pipeline):
+def _bad_input_cases(work, train_args, tmp):
+    """`((module, args), expected message)` of each bad-input case."""
+    base = [a for a in train_args if not a.startswith("--model_dir")]
+    no_mask = tmp / "vocab.txt"
+    no_mask.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
+    empty = tmp / "empty.txt"
+    empty.write_text("\n\n")
+    return [
+        (("apps.pretrain.train", [*base, f"--model_dir={tmp}/a", "--set",
+                                  "trainer.no_such_key=1"]), "no_such_key"),
+        (("apps.pretrain.train", [*base, f"--model_dir={tmp}/b",
+                                  f"--train_files={tmp}/missing-*.tfrecord"]),
+         "No pretraining data files match"),
+        (("apps.pretrain.create_data", [f"--input={work}/train.txt", f"--vocab_file={no_mask}",
+                                        f"--output={tmp}/x"]), "[MASK]"),
+        (("apps.pretrain.build_vocab", [f"--input={empty}", f"--output={tmp}/v.txt"]),
+         "empty"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def reruns(pipeline, tmp_path_factory):
+    """Side by side, on the trained pipeline: the same command again (it resumes), a
+    4-step run with `--xla_fusion`, and the bad-input cases."""
     work, train_args = pipeline
-    proc = _run("apps.pretrain.train", *train_args)
+    tmp = tmp_path_factory.mktemp("reruns")
+    args = [a for a in train_args if not a.startswith("--model_dir=")]
+    fused = ("apps.pretrain.train", [*args, f"--model_dir={tmp}/fused", "--xla_fusion",
+                                     "--set", "trainer.train_steps=4",
+                                     "--set", "optimizer.warmup_steps=2",
+                                     "--set", "trainer.checkpoint_interval=0",
+                                     "--set", "trainer.eval_at_end=false"])
+    bad = _bad_input_cases(work, train_args, tmp)
+    results = run_apps([("apps.pretrain.train", train_args), fused] + [c for c, _ in bad],
+                       expect_ok=False)
+    return dict(tmp=tmp, rerun=results[0], fused=results[1],
+                bad=[(call, message, result) for (call, message), result
+                     in zip(bad, results[2:])])
+
+
+def test_rerun_resumes_instead_of_restarting(pipeline, reruns):
+    work, _ = pipeline
+    proc = reruns["rerun"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "nothing to train" in (proc.stdout + proc.stderr)
     assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 400
 
 
-def test_xla_fusion_flag_restarts_the_run_with_fusion_on(pipeline, tmp_path):
-    work, train_args = pipeline
-    args = [a for a in train_args if not a.startswith("--model_dir=")]
-    proc = _run("apps.pretrain.train", *args, f"--model_dir={tmp_path}/fused", "--xla_fusion",
-                "--set", "trainer.train_steps=4", "--set", "optimizer.warmup_steps=2",
-                "--set", "trainer.checkpoint_interval=0",
-                "--set", "trainer.eval_at_end=false")
-    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+def test_xla_fusion_flag_restarts_the_run_with_fusion_on(reruns):
+    proc = reruns["fused"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((reruns["tmp"] / "fused" / "summary.json").read_text())
     assert summary["xla_fusion"] is True and summary["steps"] == 4
     assert "restarting with --tf_xla_auto_jit=2" in proc.stderr
 
 
-def test_bad_input_gives_clear_errors(pipeline, tmp_path):
-    work, train_args = pipeline
-    base = [a for a in train_args if not a.startswith("--model_dir")]
-    no_mask = tmp_path / "vocab.txt"
-    no_mask.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n")
-    cases = [
-        (("apps.pretrain.train", [*base, f"--model_dir={tmp_path}/a", "--set",
-                                  "trainer.no_such_key=1"]), "no_such_key"),
-        (("apps.pretrain.train", [*base, f"--model_dir={tmp_path}/b",
-                                  f"--train_files={tmp_path}/missing-*.tfrecord"]),
-         "No pretraining data files match"),
-        (("apps.pretrain.create_data", [f"--input={work}/train.txt", f"--vocab_file={no_mask}",
-                                        f"--output={tmp_path}/x"]), "[MASK]"),
-        (("apps.pretrain.build_vocab", [f"--input={empty}", f"--output={tmp_path}/v.txt"]),
-         "empty"),
-    ]
-    results = run_apps([call for call, _ in cases], expect_ok=False)
-    for (call, message), result in zip(cases, results):
+def test_bad_input_gives_clear_errors(reruns):
+    for call, message, result in reruns["bad"]:
         assert result.returncode != 0, call
         assert message.lower() in result.stderr.lower(), (call, result.stderr[-2000:])
         assert "Traceback" not in result.stderr, (call, result.stderr[-2000:])
-    assert not (tmp_path / "v.txt").exists()
+    assert not (reruns["tmp"] / "v.txt").exists()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from tests.apps.app_process import run_apps
 from tests.conftest import REPO_ROOT
 from tests.serving.helpers import http
 
@@ -61,19 +62,17 @@ def test_serve_command(model_base_path):
 
 
 def test_serve_command_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "apps.serve",
-                             f"--model_base_path={tmp_path / 'missing'}"], cwd=REPO_ROOT,
-                            env=ENV, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "Model base path not found" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "apps.serve", "--port=70000"],
-                            cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0 and "--port" in result.stderr
+    missing, bad_port = run_apps([
+        ("apps.serve", [f"--model_base_path={tmp_path / 'missing'}"]),
+        ("apps.serve", ["--port=70000"])], expect_ok=False, timeout=120)
+    assert missing.returncode == 1 and "Model base path not found" in missing.stderr
+    assert bad_port.returncode != 0 and "--port" in bad_port.stderr
 
 
 def test_demo_command(model_base_path, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "apps.demo",
-                             f"--model_base_path={model_base_path}"], cwd=REPO_ROOT, env=ENV,
-                            capture_output=True, text=True, timeout=300)
+    result, empty = run_apps([
+        ("apps.demo", [f"--model_base_path={model_base_path}"]),
+        ("apps.demo", [f"--model_base_path={tmp_path}"])], expect_ok=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for header in ["== ner (version 1): Named entities",
@@ -85,7 +84,4 @@ def test_demo_command(model_base_path, tmp_path):
     assert "Zwei Hunde spielen im Schnee." in out  # the German examples for de-en
     assert re.search(r"-> (positive|negative) \(\d+\.\d%\)", out)
     assert out.count("    -> ") == 3 + 2 + 1 + 2 + 2
-    result = subprocess.run([sys.executable, "-m", "apps.demo",
-                             f"--model_base_path={tmp_path}"], cwd=REPO_ROOT, env=ENV,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and "no exported app" in result.stderr
+    assert empty.returncode == 1 and "no exported app" in empty.stderr
