@@ -69,8 +69,12 @@ def export_question_answerer(model, tokenizer, path, sequence_length=384, max_qu
         spans = select_answer_spans(start_logits, end_logits, windows["token_starts"],
                                     windows["token_ends"], windows["example_index"],
                                     tf.size(context), max_answer_length)
-        # A question with no token asks nothing: no answer.
-        asked = tokenizer(question).row_lengths() > 0
+        # A question with no token asks nothing: no answer. (Its tokens are those of
+        # segment 0 besides [CLS] and [SEP], in every window of its example.)
+        question_tokens = tf.reduce_sum(
+            windows["padding_mask"] * tf.cast(windows["segment_ids"] == 0, tf.int32), axis=1) - 2
+        asked = tf.math.unsorted_segment_max(question_tokens, windows["example_index"],
+                                             tf.size(context)) > 0
         start = tf.where(asked, spans.start, 0)
         end = tf.where(asked, spans.end, 0)
         score = tf.where(asked, spans.score, NEG_INF)
