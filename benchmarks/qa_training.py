@@ -213,13 +213,18 @@ def run_bertlab(args, train=True):
 
 # --------------------------------------------------------------------- PyTorch (child)
 
+def _tokenize_windows(tokenizer, questions, max_seq_length, doc_stride):
+    """run_qa.py's tokenizer call: question + context, overflowing windows, offsets."""
+    return tokenizer([q["question"].lstrip() for q in questions],
+                     [q["context"] for q in questions], truncation="only_second",
+                     max_length=max_seq_length, stride=doc_stride,
+                     return_overflowing_tokens=True, return_offsets_mapping=True,
+                     padding=False)
+
+
 def prepare_train_features(tokenizer, questions, max_seq_length, doc_stride):
     """run_qa.py's `prepare_train_features` (padding is done per batch, below)."""
-    tokenized = tokenizer([q["question"].lstrip() for q in questions],
-                          [q["context"] for q in questions], truncation="only_second",
-                          max_length=max_seq_length, stride=doc_stride,
-                          return_overflowing_tokens=True, return_offsets_mapping=True,
-                          padding=False)
+    tokenized = _tokenize_windows(tokenizer, questions, max_seq_length, doc_stride)
     sample_mapping = tokenized.pop("overflow_to_sample_mapping")
     offset_mapping = tokenized.pop("offset_mapping")
     starts, ends = [], []
@@ -254,11 +259,7 @@ def prepare_train_features(tokenizer, questions, max_seq_length, doc_stride):
 def prepare_validation_features(tokenizer, questions, max_seq_length, doc_stride):
     """run_qa.py's `prepare_validation_features`: each feature's question and its
     offsets, None outside the context."""
-    tokenized = tokenizer([q["question"].lstrip() for q in questions],
-                          [q["context"] for q in questions], truncation="only_second",
-                          max_length=max_seq_length, stride=doc_stride,
-                          return_overflowing_tokens=True, return_offsets_mapping=True,
-                          padding=False)
+    tokenized = _tokenize_windows(tokenizer, questions, max_seq_length, doc_stride)
     sample_mapping = tokenized.pop("overflow_to_sample_mapping")
     tokenized["example_index"] = []
     for i in range(len(tokenized["input_ids"])):
