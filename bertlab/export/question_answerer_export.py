@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from bertlab.decoding.answer_span_selection import answer_text, select_answer_spans
 from bertlab.decoding.logits_processing import NEG_INF
+from bertlab.export.constant_weights import constant_weights
 from bertlab.export.text_classifier_export import ensure_min_width, write_archive
 from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
 from bertlab.text.question_context_windows import pack_question_windows
@@ -53,9 +54,10 @@ def export_question_answerer(model, tokenizer, path, sequence_length=384, max_qu
       The sorted dtype policies the exported layers compute under.
     """
     exported = inference_copy(model, dtype_policy)
+    forward = constant_weights(exported, ("token_ids", "segment_ids", "padding_mask"))
 
     def span_logits(features):
-        outputs = exported(ensure_min_width(features), training=False)
+        outputs = forward(ensure_min_width(features))
         return (tf.cast(outputs["start_logits"], tf.float32),
                 tf.cast(outputs["end_logits"], tf.float32))
 

@@ -39,6 +39,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertlab.export.constant_weights import constant_weights
 from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
 from bertlab.text.bert_preprocessor import pack_ragged, trim_segments
 
@@ -60,24 +61,25 @@ def ensure_min_width(features, width=1):
     return {k: tf.pad(v, [[0, 0], [0, missing]]) for k, v in features.items()}
 
 
-def logits_and_probabilities(model):
-    """`run(features)` -> `(logits, probabilities)` float32 of `model` (inference mode;
-    inputs padded to at least one column)."""
+def logits_and_probabilities(forward):
+    """`run(features)` -> `(logits, probabilities)` float32 of `forward(features)` (a
+    model's inference call, e.g. `constant_weights`; inputs padded to at least one column)."""
 
     def run(features):
         features = ensure_min_width(features)
-        logits = tf.cast(model(features, training=False), tf.float32)
+        logits = tf.cast(forward(features), tf.float32)
         return logits, tf.nn.softmax(logits, axis=-1)
 
     return run
 
 
-def score_of(model):
-    """`run(features)` -> float32 `[batch]` scores of a one-output regression `model`."""
+def score_of(forward):
+    """`run(features)` -> float32 `[batch]` scores of a one-output regression model's
+    inference call `forward(features)`."""
 
     def run(features):
         features = ensure_min_width(features)
-        return tf.cast(model(features, training=False), tf.float32)[:, 0]
+        return tf.cast(forward(features), tf.float32)[:, 0]
 
     return run
 
@@ -89,8 +91,9 @@ def write_archive(path, tokenizer, serve_text, serve_token_ids, text_inputs=("te
     `serve_token_ids(*token_id_inputs)` (by default `token_ids, segment_ids,
     padding_mask`) as `serve_token_ids`.
 
-    The model's variables are saved once, as the endpoints use them (tracking
-    the Keras model too would store every weight a second time).
+    The weights are saved once, as the endpoints use them (as graph constants
+    through `constant_weights`; tracking the Keras model too would store every
+    weight a second time).
     """
     archive = keras.export.ExportArchive()
     archive.track(tokenizer)
@@ -149,6 +152,7 @@ def export_text_classifier(model, preprocessor, class_names, path, dtype_policy=
       The sorted dtype policies the exported layers compute under.
     """
     exported = inference_copy(model, dtype_policy)
+    forward = constant_weights(exported, INPUT_NAMES)
     tokenizer = preprocessor.tokenizer
     sequence_length = preprocessor.sequence_length
     text_inputs = ("text", "text_pair") if text_pair else ("text",)
@@ -157,7 +161,7 @@ def export_text_classifier(model, preprocessor, class_names, path, dtype_policy=
         return pack_text(tokenizer, texts[0], sequence_length, *texts[1:])
 
     if regression:
-        score = score_of(exported)
+        score = score_of(forward)
 
         def serve_text(*texts):
             return {"score": score(pack(texts))}
@@ -170,7 +174,7 @@ def export_text_classifier(model, preprocessor, class_names, path, dtype_policy=
         if len(class_names) < 2:
             raise ValueError(f"`class_names` needs at least 2 names, got {class_names}.")
         choose = _label_rule(class_names, positive_class, decision_threshold)
-        classify = logits_and_probabilities(exported)
+        classify = logits_and_probabilities(forward)
 
         def serve_text(*texts):
             _, probabilities = classify(pack(texts))

@@ -29,6 +29,7 @@ Example:
 
 import tensorflow as tf
 
+from bertlab.export.constant_weights import constant_weights
 from bertlab.export.text_classifier_export import (INPUT_NAMES, logits_and_probabilities,
                                                    write_archive)
 from bertlab.models.dtype_policy_copy import inference_copy, layer_policies
@@ -64,7 +65,7 @@ def export_token_classifier(model, tokenizer, tag_names, sequence_length, path,
     input_names = INPUT_NAMES + (("casing_ids",) if casing else ())
 
     exported = inference_copy(model, dtype_policy)
-    tag = logits_and_probabilities(exported)
+    tag = logits_and_probabilities(constant_weights(exported, input_names))
 
     def serve_text(text):
         words = split_whitespace(tf.reshape(text, [-1]))

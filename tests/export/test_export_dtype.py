@@ -1,5 +1,6 @@
 """What an export of a mixed_bfloat16 classifier stores: bfloat16 weights (the head in
-float32), each weight once, and the same predictions as the trained model."""
+float32), each weight once (as constants of the graph, no variables), and the same
+predictions as the trained model."""
 
 import numpy as np
 import pytest
@@ -12,11 +13,22 @@ from bertlab.text import BertPreprocessor
 SENTENCES = ["a charming and affecting journey", "dull , lifeless and boring", ""]
 
 
-def _saved_variables(path):
-    """`{checkpoint key: dtype}` of the model variables stored in a SavedModel."""
+def _saved_weights(path):
+    """The dtype of each weight stored in a SavedModel: its floating-point constants of
+    rank >= 1 in every graph function (the exports freeze the weights), after checking
+    that it stores no variables."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
     reader = tf.train.load_checkpoint(f"{path}/variables/variables")
-    return {k: d for k, d in reader.get_variable_to_dtype_map().items()
-            if k.endswith("VARIABLE_VALUE")}
+    assert not [k for k in reader.get_variable_to_dtype_map() if k.endswith("VARIABLE_VALUE")]
+    saved_model = saved_model_pb2.SavedModel()
+    with open(f"{path}/saved_model.pb", "rb") as f:
+        saved_model.ParseFromString(f.read())
+    graph = saved_model.meta_graphs[0].graph_def
+    nodes = [*graph.node, *(n for f in graph.library.function for n in f.node_def)]
+    return [tf.as_dtype(n.attr["dtype"].type) for n in nodes
+            if n.op == "Const" and tf.as_dtype(n.attr["dtype"].type).is_floating
+            and len(n.attr["value"].tensor.tensor_shape.dim) >= 1]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +51,13 @@ def test_mixed_bfloat16_classifier_export(tmp_path, preprocessor, dtype_policy, 
                                       dtype_policy=dtype_policy)
     assert policies == (["bfloat16", "float32"] if dtype_policy else
                         ["float32", "mixed_bfloat16"])
-    variables = _saved_variables(path)
-    # Each weight stored once (the Keras model is not tracked beside its variables).
-    assert len(variables) == len(model.weights)
+    weights = _saved_weights(path)
+    # Each weight stored once (the Keras model is not tracked beside the endpoints).
+    assert len(weights) == len(model.weights)
     head = len(model.classifier.weights)  # kernel and bias, float32 by construction
     expected = ({tf.bfloat16: len(model.weights) - head, tf.float32: head}
                 if stored == tf.bfloat16 else {tf.float32: len(model.weights)})
-    assert {d: list(variables.values()).count(d) for d in set(variables.values())} == expected
+    assert {d: weights.count(d) for d in set(weights)} == expected
 
     served = tf.saved_model.load(path).signatures["serving_default"]
     probabilities = served(text=tf.constant(SENTENCES))["probabilities"].numpy()
@@ -62,7 +74,7 @@ def test_float32_tagger_export_keeps_float32(tmp_path, preprocessor):
     policies = export_token_classifier(tagger, preprocessor.tokenizer, ["O", "B-X", "I-X"], 16,
                                        path)
     assert policies == ["float32"]
-    assert set(_saved_variables(path).values()) == {tf.float32}
+    assert set(_saved_weights(path)) == {tf.float32}
 
 
 @pytest.mark.parametrize("setting, policies", [("auto", ["bfloat16", "float32"]),
