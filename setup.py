@@ -21,6 +21,7 @@ INSTALL_REQUIRES = [
     "tensorflow-serving-api~=2.21.0",
     "starlette==1.10.0",
     "uvicorn==0.54.0",
+    "h11==0.16.0",  # bertlab.serving.http_protocol reads its connection states
 ]
 
 EXTRAS_REQUIRE = {

@@ -5,12 +5,24 @@ directory under the base path (`bertlab.export.model_config.discover_models`)
 the highest version holding a `saved_model.pb` is loaded, its warm-up
 requests are replayed, and only then does it replace the version being
 served. A poller looks at the file system every `poll_interval_s` seconds:
-a new version is loaded in the background and swapped in between two
-requests (requests already running finish on the old version); a version
-that fails to load or to warm up is refused, its error logged and shown in
-the model's status, and the previous version keeps serving; a failed
-version is tried again only if its `saved_model.pb` changes. New model
-directories are picked up the same way.
+
+- a new version is loaded in the background and swapped in between two
+  requests (requests already running finish on the old version); new model
+  directories are picked up the same way;
+- a version that fails to load or to warm up (caught mid-copy, say) is
+  refused, its error logged and shown in the model's status, and the previous
+  version keeps serving; it is tried again after `load_retry_interval_s`,
+  doubling after each failure, up to `max_load_retries` times (TF Serving's
+  `max_num_load_retries`), and again whenever its `saved_model.pb` changes;
+- a version deleted from disk is unloaded: the next lower version on disk is
+  served instead, or none (the model then answers 404); so is a model whose
+  directory is gone (but not everything when the base path itself disappears);
+- a version directory that is a symbolic link leading outside the base path
+  is refused (as `discover_models` refuses such model directories).
+
+Each loaded version queues its requests in `DynamicBatcher`s (one per
+signature) sharing one `admission.QueueBound`: the per-model queue bound and
+deadline of `BatchingOptions`.
 
 Loading needs only `tensorflow` and `tensorflow_text` (the exports are
 traced graphs).
@@ -22,7 +34,6 @@ Example:
 >>> served.predict("serving_default", {"text": np.array([b"a fine film"], dtype=object)})
 """
 
-import asyncio
 import concurrent.futures
 import logging
 import os
@@ -38,6 +49,7 @@ from bertlab.export import read_metadata
 from bertlab.export.custom_ops import read_saved_model_proto
 from bertlab.export.model_config import discover_models, servable_versions
 from bertlab.export.warmup import read_warmup_requests
+from bertlab.serving.admission import QueueBound
 from bertlab.serving.dynamic_batcher import DynamicBatcher
 
 log = logging.getLogger("bertlab.serving")
@@ -48,14 +60,33 @@ class NotFound(LookupError):
 
 
 class BatchingOptions:
-    """`enabled`, `max_batch_size`, `batch_timeout_s`, `max_concurrent_batches`."""
+    """How a model's requests are queued and batched (`dynamic_batcher.DynamicBatcher`).
+
+    Args:
+      enabled: batch concurrent requests (False: each runs alone, whole).
+      max_batch_size: most rows in one model call (larger requests are split).
+      batch_timeout_s: longest a request waits for others to join its batch.
+      max_concurrent_batches: model calls of one signature running at once.
+      max_queued_requests: most requests waiting per model (0: no bound); the
+        next one is refused at once (HTTP 503).
+      request_timeout_s: a request still waiting this long is answered with
+        HTTP 504 and not run (0 or None: no deadline).
+    """
 
     def __init__(self, enabled=True, max_batch_size=32, batch_timeout_s=0.002,
-                 max_concurrent_batches=1):
+                 max_concurrent_batches=1, max_queued_requests=64, request_timeout_s=10.0):
         self.enabled = bool(enabled)
         self.max_batch_size = int(max_batch_size)
         self.batch_timeout_s = float(batch_timeout_s)
         self.max_concurrent_batches = int(max_concurrent_batches)
+        self.max_queued_requests = int(max_queued_requests)
+        self.request_timeout_s = float(request_timeout_s) if request_timeout_s else None
+        for name in ("max_batch_size", "max_concurrent_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be positive, got {getattr(self, name)}.")
+        if self.max_queued_requests < 0:
+            raise ValueError("`max_queued_requests` must be >= 0 (0: no bound), got "
+                             f"{self.max_queued_requests}.")
 
 
 def _signature_json(signature_def):
@@ -94,15 +125,17 @@ class LoadedVersion:
             self.metadata = read_metadata(path)  # what the exporter wrote, passed on as is
         except FileNotFoundError:
             self.metadata = {}
-        self._executor = executor
+        # One queue bound for all the signatures: the bound is per model (version).
+        self.queue_bound = QueueBound(batching.max_queued_requests)
         self._batchers = {}
-        if batching.enabled:
-            for key in self._functions:
-                if all(shape and shape[0] == -1 for _, shape in self.inputs[key].values()):
-                    self._batchers[key] = DynamicBatcher(
-                        lambda inputs, key=key: self.predict(key, inputs),
-                        batching.max_batch_size, batching.batch_timeout_s,
-                        batching.max_concurrent_batches, executor)
+        for key in self._functions:
+            batch_axis = all(shape and shape[0] == -1 for _, shape in self.inputs[key].values())
+            self._batchers[key] = DynamicBatcher(
+                lambda inputs, key=key: self.predict(key, inputs),
+                batching.max_batch_size, batching.batch_timeout_s,
+                batching.max_concurrent_batches, executor,
+                request_timeout_s=batching.request_timeout_s, queue_bound=self.queue_bound,
+                batching=batching.enabled and batch_axis)
 
     def predict(self, signature, inputs):
         """Runs a signature on numpy inputs (in the calling thread); numpy outputs."""
@@ -112,15 +145,16 @@ class LoadedVersion:
         return {k: v.numpy() for k, v in function(**tensors).items()}
 
     async def predict_async(self, signature, inputs):
-        """`predict` through the signature's dynamic batcher (or a worker thread)."""
+        """`predict` through the signature's queue and dynamic batcher (in a worker thread).
 
-        batcher = self._batchers.get(signature)
-        if batcher is not None:
-            return await batcher.run(inputs)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.predict, signature, inputs)
+        Raises:
+          admission.Overloaded: the model's queue is full.
+          admission.DeadlineExceeded: the request waited too long without starting.
+        """
+        return await self._batchers[signature].run(inputs)
 
     def batch_stats(self):
+        """`{signature: BatchStats.as_dict()}`: requests, batches, refused, expired, ..."""
         return {k: b.stats.as_dict() for k, b in self._batchers.items()}
 
     def warm_up(self):
@@ -146,11 +180,19 @@ def _version_status(version, state, error=""):
             "status": {"error_code": "UNKNOWN" if error else "OK", "error_message": error}}
 
 
+class _Failure:
+    """A version that failed to load: what its files were, why, and when to try again."""
+
+    def __init__(self, signature, message, attempts, retry_at):
+        self.signature, self.message = signature, message
+        self.attempts, self.retry_at = attempts, retry_at  # retry_at None: not again
+
+
 class _Model:
     def __init__(self, name, directory):
         self.name, self.directory = name, directory
         self.current = None            # LoadedVersion
-        self.failed = {}               # version -> (file signature, error)
+        self.failed = {}               # version -> _Failure
         self.retired = []              # versions served before, now unloaded
         self.loading = None            # version being loaded
 
@@ -161,17 +203,27 @@ class ModelRegistry:
     Args:
       model_base_path: the directory holding one directory per model.
       poll_interval_s: seconds between file-system checks (0: no polling).
-      batching: `BatchingOptions`.
+      batching: `BatchingOptions` (queue bound, deadline, batching).
       warm_up: replay each version's warm-up requests before serving it.
+      max_load_retries: how many times a version that failed to load is tried
+        again while its files stay the same (TF Serving's `max_num_load_retries`).
+      load_retry_interval_s: the wait before the first retry; it doubles after
+        each failure.
     """
 
-    def __init__(self, model_base_path, poll_interval_s=1.0, batching=None, warm_up=True):
+    def __init__(self, model_base_path, poll_interval_s=1.0, batching=None, warm_up=True,
+                 max_load_retries=5, load_retry_interval_s=1.0):
         self.model_base_path = os.path.realpath(os.fspath(model_base_path))
         if not os.path.isdir(self.model_base_path):
             raise FileNotFoundError(f"Model base path not found: {model_base_path}")
+        if int(max_load_retries) < 0 or float(load_retry_interval_s) < 0:
+            raise ValueError("`max_load_retries` and `load_retry_interval_s` must be >= 0, got "
+                             f"{max_load_retries} and {load_retry_interval_s}.")
         self.poll_interval_s = float(poll_interval_s)
         self.batching = batching or BatchingOptions()
         self.warm_up = bool(warm_up)
+        self.max_load_retries = int(max_load_retries)
+        self.load_retry_interval_s = float(load_retry_interval_s)
         self._models = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -205,18 +257,24 @@ class ModelRegistry:
                 log.exception("Polling %s failed", self.model_base_path)
 
     def poll_once(self):
-        """One file-system check: loads and swaps in whatever is newer. Returns the
-        `{name: version}` served afterwards."""
+        """One file-system check: loads and swaps in whatever is newer, retries failed
+        versions that are due, unloads deleted ones. Returns the `{name: version}` served
+        afterwards."""
         try:
             found = discover_models(self.model_base_path)
         except FileNotFoundError:
             log.error("Model base path %s disappeared; still serving what is loaded.",
                       self.model_base_path)
-            found = {}
-        for name, directory in found.items():
+            found = None
+        for name, directory in (found or {}).items():
             with self._lock:
                 model = self._models.setdefault(name, _Model(name, directory))
             self._sync_model(model)
+        if found is not None:  # models whose directory (or every version) is gone
+            with self._lock:
+                gone = [m for n, m in self._models.items() if n not in found and m.current]
+            for model in gone:
+                self._sync_model(model)
         with self._lock:
             return {n: m.current.version for n, m in self._models.items() if m.current}
 
@@ -224,39 +282,54 @@ class ModelRegistry:
     def _file_signature(path):
         try:
             stat = os.stat(os.path.join(path, "saved_model.pb"))
-            return (stat.st_mtime_ns, stat.st_size)
+            return (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
         except OSError:
             return None
 
+    def _outside_base(self, path):
+        real = os.path.realpath(path)
+        return os.path.commonpath([real, self.model_base_path]) != self.model_base_path
+
+    def _due(self, model, version, path):
+        """Whether `version` may be loaded now: never failed, its files changed since it
+        failed, or its next retry is due."""
+        failure = model.failed.get(version)
+        if failure is None or failure.signature != self._file_signature(path):
+            return True
+        return failure.retry_at is not None and time.monotonic() >= failure.retry_at
+
     def _sync_model(self, model):
         versions = servable_versions(model.directory)
-        candidates = []
-        for version in reversed(versions):
-            path = os.path.join(model.directory, str(version))
-            failed = model.failed.get(version)
-            if failed and failed[0] == self._file_signature(path):
+        current = model.current
+        current_gone = current is not None and current.version not in versions
+        with self._lock:
+            for version in [v for v in model.failed if v not in versions]:
+                del model.failed[version]  # deleted: nothing to retry
+        for version in reversed(versions):  # the newest that loads, down to the served one
+            if not self._due(model, version, os.path.join(model.directory, str(version))):
                 continue
-            candidates.append((version, path))
-        if not candidates:
-            return
-        version, path = candidates[0]
-        if model.current is not None and model.current.version == version:
-            return
-        if model.current is not None and version < model.current.version and \
-                os.path.isdir(model.current.path):
-            return  # the served version is still the newest loadable one
+            if current is not None and not current_gone and version <= current.version:
+                return  # the served version is still the newest loadable one
+            if self._load(model, version):
+                return
+        if current_gone:
+            self._unload(model, "its directory was deleted")
+
+    def _load(self, model, version):
+        """Loads, warms up and swaps in `version`; False (logged, recorded) if it fails."""
+        path = os.path.join(model.directory, str(version))
+        signature = self._file_signature(path)
         model.loading = version
         started = time.monotonic()
         try:
+            if self._outside_base(path):
+                raise _Refused(f"{path} is a symbolic link to {os.path.realpath(path)}, "
+                               f"outside the model base path {self.model_base_path}")
             loaded = LoadedVersion(model.name, version, path, self.batching, self._executor)
             requests = loaded.warm_up() if self.warm_up else 0
         except Exception as error:  # noqa: BLE001  (refuse this version, keep serving)
-            message = f"{type(error).__name__}: {error}".strip()
-            model.failed[version] = (self._file_signature(path), message[:2000])
-            log.error("Refusing %s version %d (%s): %s; %s", model.name, version, path,
-                      message[:500], "still serving version %d" % model.current.version
-                      if model.current else "no version is served")
-            return
+            self._record_failure(model, version, signature, error)
+            return False
         finally:
             model.loading = None
         with self._lock:
@@ -266,6 +339,32 @@ class ModelRegistry:
                 model.retired = ([previous.version] + model.retired)[:5]
         log.info("Serving %s version %d (%s; %d warm-up requests; %.1f s)", model.name,
                  version, path, requests, time.monotonic() - started)
+        return True
+
+    def _record_failure(self, model, version, signature, error):
+        message = f"{type(error).__name__}: {error}".strip()
+        previous = model.failed.get(version)
+        attempts = 1 if previous is None or previous.signature != signature \
+            else previous.attempts + 1
+        retry_at, retry = None, ""
+        if not isinstance(error, _Refused) and attempts <= self.max_load_retries:
+            delay = self.load_retry_interval_s * 2 ** (attempts - 1)
+            retry_at = time.monotonic() + delay
+            retry = f"; retry {attempts} of {self.max_load_retries} in {delay:g} s"
+        with self._lock:
+            model.failed[version] = _Failure(signature, message[:2000], attempts, retry_at)
+        serving = model.current
+        log.error("Refusing %s version %d (%s): %s; %s%s", model.name, version,
+                  os.path.join(model.directory, str(version)), message[:500],
+                  "still serving version %d" % serving.version if serving
+                  else "no version is served", retry)
+
+    def _unload(self, model, why):
+        with self._lock:
+            previous, model.current = model.current, None
+            model.retired = ([previous.version] + model.retired)[:5]
+        log.warning("Unloaded %s version %d: %s; no version of %s is served now.", model.name,
+                    previous.version, why, model.name)
 
     # -------------------------------------------------------------- queries
 
@@ -303,11 +402,14 @@ class ModelRegistry:
             entries = []
             if model.loading is not None:
                 entries.append(_version_status(model.loading, "LOADING"))
-            for failed, (_, error) in sorted(model.failed.items(), reverse=True):
-                entries.append(_version_status(failed, "END", error))
+            for failed, failure in sorted(model.failed.items(), reverse=True):
+                if failed != model.loading:
+                    entries.append(_version_status(failed, "END", failure.message))
             if model.current is not None:
                 entries.append(_version_status(model.current.version, "AVAILABLE"))
-            entries += [_version_status(v, "END") for v in model.retired]
+            shown = {e["version"] for e in entries}
+            entries += [_version_status(v, "END") for v in model.retired
+                        if str(v) not in shown]
         if version is not None:
             entries = [e for e in entries if e["version"] == str(int(version))][:1]
             if not entries:
@@ -319,3 +421,7 @@ class ModelRegistry:
         """The `LoadedVersion` serving each model now, by model name."""
         with self._lock:
             return [m.current for _, m in sorted(self._models.items()) if m.current]
+
+
+class _Refused(ValueError):
+    """A version the registry will not load whatever its files (never retried)."""

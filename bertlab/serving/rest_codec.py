@@ -1,8 +1,11 @@
 """TF Serving's REST predict format: JSON request bodies to input arrays, outputs to JSON.
 
 Body (`decode_json_body`): UTF-8 JSON; empty, non-UTF-8 or malformed bodies,
-the non-standard constants `NaN`/`Infinity`, and nesting too deep to parse
-are refused.
+the non-standard constants `NaN`/`Infinity`, integers of more than 4,300
+digits (Python's `int` refuses them with a `ValueError`, not a
+`JSONDecodeError`), and nesting deeper than `MAX_NESTING` levels (600 levels
+parse, but the recursive conversion below would hit `RecursionError`) are
+refused with a 400, like every other malformed body.
 
 Request (`POST /v1/models/<name>:predict`), exactly one of:
 - row format: `{"instances": [row, ...]}`; a row is the value of the single
@@ -33,11 +36,14 @@ import base64
 import binascii
 import json
 import math
+import sys
 
 import numpy as np
 
 DEFAULT_SIGNATURE = "serving_default"
 _TOP_LEVEL_KEYS = {"signature_name", "instances", "inputs"}
+# Arrays and objects inside each other: a body, a row object, then the tensor's rank.
+MAX_NESTING = 64
 
 
 class RequestError(ValueError):
@@ -60,8 +66,21 @@ def _reject_constant(name):
     raise RequestError(f"Malformed JSON: {name} is not a JSON number.")
 
 
+def _check_nesting(value):
+    """`RequestError` if arrays/objects nest deeper than `MAX_NESTING` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise RequestError(f"Malformed JSON: nested too deeply (more than {MAX_NESTING} "
+                               "levels of arrays and objects).")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (list, dict)))
+
+
 def decode_json_body(body):
-    """Bytes -> JSON value; `RequestError` (400) for empty, non-UTF-8 or malformed bodies."""
+    """Bytes -> JSON value; `RequestError` (400) for empty, non-UTF-8 or malformed bodies,
+    over-long integers and too deep nesting."""
     if not body.strip():
         raise RequestError("The request body is empty; send a JSON object.")
     try:
@@ -70,12 +89,22 @@ def decode_json_body(body):
         raise RequestError(f"The request body is not valid UTF-8 (byte 0x{body[e.start]:02x} "
                            f"at position {e.start}).") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RequestError:
+        raise
     except json.JSONDecodeError as e:
         raise RequestError(f"Malformed JSON: {e.msg} at line {e.lineno} column {e.colno}.") \
             from None
     except RecursionError:
         raise RequestError("Malformed JSON: nested too deeply.") from None
+    except ValueError as e:  # an integer of 4,301+ digits, or whatever else int() refuses
+        if "digits" in str(e):
+            raise RequestError("Malformed JSON: an integer with more than "
+                               f"{sys.get_int_max_str_digits()} digits.") from None
+        raise RequestError(f"Malformed JSON: {str(e)[:200]}") from None
+    if isinstance(value, (list, dict)):
+        _check_nesting(value)
+    return value
 
 
 def _string_leaf(value, name, limits):

@@ -6,20 +6,30 @@ Endpoints (as `tensorflow_model_server --rest_api_port` has them):
 - `GET /v1/models/<name>[/versions/<v>]/metadata`: the signature defs;
 - `POST /v1/models/<name>[/versions/<v>]:predict`: `{"instances": ...}` or
   `{"inputs": ...}` -> `{"predictions": ...}` or `{"outputs": ...}`
-  (`bertlab.serving.rest_codec`).
-Errors are `{"error": "..."}`: 400 bad request, 404 unknown model, version
-or path, 405 wrong method, 413 body or text over the limits, 500 a failure
-inside the model (logged). A bad request never affects the next one.
+  (`bertlab.serving.rest_codec`), with `Content-Type: application/json`.
+Errors are `{"error": "..."}`: 400 bad request (every body that cannot be
+parsed, whatever the parser raises), 404 unknown model, version or path, 405
+wrong method, 413 body or text over the limits, 415 a POST that is not
+`application/json` (a cross-site form or `text/plain` POST cannot be one
+without the browser asking first), 500 a failure inside the model (logged),
+503 with `Retry-After` the model's queue is full (TF Serving's UNAVAILABLE),
+504 the request waited past its deadline and was not run (DEADLINE_EXCEEDED).
+A bad request never affects the next one.
 
 Beyond TF Serving, for the demo page: `GET /` (the page, from `static_dir`),
 `/static/...` (its files), `GET /demo/apps.json` (every served model's name,
 version and what the `describe` hook makes of its metadata and signature:
-`demo_listing`), `GET /demo/stats.json` (batching counters). The server knows
-no app: what a page shows of a model comes from the export's metadata, through
-the hook its caller passes in.
+`demo_listing`), `GET /demo/stats.json` (batching and queue counters). The
+server knows no app: what a page shows of a model comes from the export's
+metadata, through the hook its caller passes in.
 
 Model names are looked up among the loaded models only, never joined to a
 path; a name that is not a valid model name is refused (400).
+
+`BackgroundServer` runs the app with uvicorn and the connection limits of
+`http_protocol.ConnectionLimits` (read timeouts, a connection cap), a bounded
+graceful shutdown, and on a loopback address the `Host` check of
+`host_guard.LoopbackHostGuard`.
 
 Example:
 >>> registry = ModelRegistry("saved_models").start()
@@ -28,6 +38,7 @@ Example:
 'http://127.0.0.1:43817'
 """
 
+import asyncio
 import logging
 import os
 import re
@@ -39,11 +50,16 @@ import tensorflow as tf
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bertlab.export.model_config import is_valid_model_name
+from bertlab.serving.admission import DeadlineExceeded, Overloaded
+from bertlab.serving.dynamic_batcher import CannotSplit
+from bertlab.serving.host_guard import LOOPBACK_NAMES, LoopbackHostGuard, is_loopback
+from bertlab.serving.http_protocol import ConnectionLimits, protocol_factory
 from bertlab.serving.model_registry import NotFound
 from bertlab.serving.rest_codec import (DEFAULT_SIGNATURE, Limits, RequestError,
                                         decode_json_body, format_predict_response,
@@ -52,13 +68,18 @@ from bertlab.serving.rest_codec import (DEFAULT_SIGNATURE, Limits, RequestError,
 log = logging.getLogger("bertlab.serving")
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+JSON_MEDIA_TYPE = "application/json"
 _API_PATH = re.compile(r"^models/(?P<name>[^/:]*)"
                        r"(?:/versions/(?P<version>[^/:]*)|/labels/(?P<label>[^/:]*))?"
                        r"(?P<tail>/metadata|:[A-Za-z]+)?$")
 
 
-def _error(message, status):
-    return JSONResponse({"error": message}, status_code=status)
+def _error(message, status, headers=None):
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _media_type(request):
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 async def _read_body(request, limit):
@@ -147,11 +168,26 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
                               "signatures; use :predict.", 400)
             if request.method != "POST":
                 return _error(f"{request.method} is not allowed for :predict; use POST.", 405)
+            if _media_type(request) != JSON_MEDIA_TYPE:
+                return _error(f"The request body must be JSON, sent with 'Content-Type: "
+                              f"{JSON_MEDIA_TYPE}' (got "
+                              f"{request.headers.get('content-type', 'none')[:100]!r}; with "
+                              f"curl: -H 'Content-Type: {JSON_MEDIA_TYPE}').", 415)
             served = registry.get(name, version)
-            body = decode_json_body(await _read_body(request, max_body_bytes))
-            signature, inputs, row_format = parse_predict_request(body, served.inputs, limits)
+            try:
+                # Full now: refused before its body is read and parsed (the refusal is what
+                # an overloaded server answers most; uvicorn skips the unread body).
+                served.queue_bound.refuse_if_full()
+            except Overloaded as error:
+                return _model_error(error, name)
+            signature, inputs, row_format = await _parse(request, served)
             try:
                 outputs = await served.predict_async(signature, inputs)
+            except asyncio.CancelledError:
+                # A shutdown past --graceful_shutdown_s cancels what is left: say so (and
+                # end the request normally) instead of uvicorn's 500 with a traceback.
+                return _error("The server is shutting down; try again later.", 503,
+                              {"Retry-After": "1"})
             except Exception as error:  # noqa: BLE001
                 return _model_error(error, name)
             return JSONResponse(format_predict_response(outputs, row_format))
@@ -160,8 +196,28 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
         except RequestError as e:
             return _error(str(e), e.status)
 
+    async def _parse(request, served):
+        """`(signature, inputs, row_format)`; `RequestError` for anything unparseable."""
+        try:
+            body = decode_json_body(await _read_body(request, max_body_bytes))
+            return parse_predict_request(body, served.inputs, limits)
+        except RequestError:
+            raise
+        except ClientDisconnect:
+            raise RequestError("The client closed the connection before sending the whole "
+                               "body.") from None
+        except Exception as error:  # noqa: BLE001  (a request the codec did not foresee)
+            log.warning("Refusing an unparseable request for %s: %s: %s", served.name,
+                        type(error).__name__, str(error)[:200])
+            raise RequestError(f"Malformed request: {type(error).__name__}.") from None
+
     def _model_error(error, name):
-    
+        if isinstance(error, Overloaded):
+            return _error(str(error), 503, {"Retry-After": str(error.retry_after_s)})
+        if isinstance(error, DeadlineExceeded):
+            return _error(str(error), 504)
+        if isinstance(error, CannotSplit):
+            return _error(str(error), 400)
         if isinstance(error, tf.errors.InvalidArgumentError):
             return _error(f"The model rejected the input: {error.message}", 400)
         log.exception("Prediction of %s failed", name, exc_info=error)
@@ -197,24 +253,52 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
 
 
 class BackgroundServer:
-    """Runs an ASGI app with uvicorn in a daemon thread (tests, benchmarks, the CLI).
+    """Runs an ASGI app with uvicorn (in a daemon thread, or in the caller's: the CLI).
+
+    Connections get `limits` (read timeouts, a connection cap: `http_protocol`);
+    on a loopback address the app is put behind `LoopbackHostGuard`. Stopping
+    (`stop`, or SIGTERM/Ctrl-C in `run_forever`) stops accepting, lets the
+    requests in flight finish, and after `graceful_shutdown_s` cancels what is
+    left, so the server is gone within that time (plus the model call running).
 
     Args:
       app: the ASGI app.
       host: address to bind (127.0.0.1 by default: local clients only).
       port: port (0: any free port; see `.port` after `start`).
+      limits: `ConnectionLimits` (default: its defaults).
+      graceful_shutdown_s: the longest a shutdown waits for requests in flight.
+      check_host: refuse requests for other hosts than the loopback names
+        (None: when `host` is a loopback address).
     """
 
-    def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False):
+    def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
+                 limits=None, graceful_shutdown_s=10.0, check_host=None):
         self.host = host
-        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.limits = limits or ConnectionLimits()
+        if float(graceful_shutdown_s) < 0:
+            raise ValueError(f"`graceful_shutdown_s` must be >= 0, got {graceful_shutdown_s}.")
+        self.graceful_shutdown_s = float(graceful_shutdown_s)
+        if check_host is None:
+            check_host = is_loopback(host)
+        if check_host:
+            app = LoopbackHostGuard(app, LOOPBACK_NAMES | {host.strip("[]").lower()})
+        # IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+        # sockets whose `proto` says TCP, and an accepted socket inherits this one's. With
+        # proto 0, a response's head and body left in two segments, the body waiting for the
+        # client's delayed ACK: 45 ms for a small GET instead of 0.3 ms (127.0.0.1, measured).
+        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                     socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, int(port)))
-        self._socket.listen(512)  # connections queue from now on, even before uvicorn runs
+        # Connections queue from now on, even before uvicorn runs; a burst of clients
+        # connecting at once must not overflow the queue (SYN retries cost a second).
+        self._socket.listen(2048)
         self.port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(
-            app, log_level=log_level, access_log=access_log, timeout_keep_alive=30,
-            backlog=512))
+            app, log_level=log_level, access_log=access_log, backlog=2048,
+            http=protocol_factory(self.limits),
+            timeout_keep_alive=self.limits.keep_alive_timeout_s,
+            timeout_graceful_shutdown=self.graceful_shutdown_s))
         self._thread = None
 
     @property
@@ -234,11 +318,14 @@ class BackgroundServer:
         return self
 
     def run_forever(self):
-        """Runs in the calling thread until interrupted (Ctrl-C / SIGTERM)."""
+        """Runs in the calling thread until interrupted (Ctrl-C / SIGTERM), then shuts
+        down gracefully within `graceful_shutdown_s`."""
         self._server.run(sockets=[self._socket])
 
     def stop(self):
+        """Shuts down as on SIGTERM: stops accepting, waits for the requests in flight
+        (at most `graceful_shutdown_s`), then returns."""
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=self.graceful_shutdown_s + 30)
         self._socket.close()

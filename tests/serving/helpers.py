@@ -16,11 +16,15 @@ def load_saved_model(path):
 
 
 def http(url, body=None, method=None, headers=None, timeout=60):
-    """`(status, decoded JSON or raw bytes)`; `body` a dict (sent as JSON) or bytes."""
+    """`(status, decoded JSON or raw bytes)`; `body` a dict (sent as JSON) or bytes, sent
+    with `Content-Type: application/json` unless `headers` name another."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode("utf-8")
+    headers = dict(headers or {})
+    if body is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=body, method=method or (
-        "POST" if body is not None else "GET"), headers=headers or {})
+        "POST" if body is not None else "GET"), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, data = response.status, response.read()

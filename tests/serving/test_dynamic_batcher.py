@@ -1,6 +1,8 @@
 """Dynamic batching: concurrent requests share model calls, each gets exactly its own
-answer (as if run alone), a failing request fails alone, and the server batches sentiment
-requests from 16 concurrent clients."""
+answer (as if run alone), a failing request fails alone (found by bisection), a full queue
+refuses at once, a request past its deadline is not run, a large request is split so it
+never blocks the others, and the server batches sentiment requests from 16 concurrent
+clients."""
 
 import asyncio
 import concurrent.futures
@@ -10,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from bertlab.serving.admission import DeadlineExceeded, Overloaded
 from bertlab.serving.dynamic_batcher import DynamicBatcher
 from tests.serving.helpers import http
 
@@ -77,7 +80,11 @@ def test_large_and_incompatible_requests():
     other_shape = {"x": np.ones((2, 3), np.int64)}
     results = _run_all(batcher, [big, {"x": np.array([1])}, {"x": np.array([2])}])
     assert results[0]["y"].tolist() == (np.arange(1, 7) * 2.0).tolist()
-    assert sorted(model.calls) == [2, 6]  # the big one alone; the two small ones together
+    # The big one is split: its first 4 rows, then its last 2 with the two small ones.
+    assert model.calls == [4, 4]
+    # Its parts' padded words are joined back as one call would have padded them.
+    np.testing.assert_array_equal(results[0]["words"], Recorder(delay=0.0)(big)["words"])
+    assert batcher.stats.as_dict()["split"] == 1
     model.calls.clear()
     calls = _run_all(DynamicBatcher(lambda i: {"s": i["x"].sum(axis=1)}, 8, 0.05),
                      [other_shape, {"x": np.array([[1]])}])
@@ -86,6 +93,118 @@ def test_large_and_incompatible_requests():
                 dict(max_concurrent_batches=0)]:
         with pytest.raises(ValueError, match=list(bad)[0]):
             DynamicBatcher(model, **bad)
+
+
+def test_a_failing_request_is_isolated_by_bisection():
+    model = Recorder(delay=0.0)
+    batcher = DynamicBatcher(model, max_batch_size=32, batch_timeout_s=0.2)
+    requests = [{"x": np.array([i % 7 + 1])} for i in range(32)]
+    requests[21] = {"x": np.array([-1])}
+    results = _run_all(batcher, requests)
+    assert isinstance(results[21], ValueError) and "negative" in str(results[21])
+    for i, result in enumerate(results):
+        if i != 21:
+            assert result["y"].tolist() == [2.0 * (i % 7 + 1)], i
+    # The batch, then halves down to the bad request: 9 calls here (at most 1 + 2 log2(32)),
+    # where one call per request took 33.
+    assert model.calls[0] == 32 and len(model.calls) <= 11
+    assert batcher.stats.as_dict()["isolation_calls"] == len(model.calls) - 1
+    batcher.close()
+
+
+class Gate:
+    """A model whose calls wait until `release` is set; records the value of each call."""
+
+    def __init__(self):
+        self.started, self.release, self.seen = threading.Event(), threading.Event(), []
+
+    def __call__(self, inputs):
+        self.seen.append(int(inputs["x"][0]))
+        self.started.set()
+        self.release.wait(10)
+        return {"y": inputs["x"] * 2}
+
+
+def test_full_queue_refuses_at_once_and_expired_requests_are_not_run():
+    model = Gate()
+    batcher = DynamicBatcher(model, max_batch_size=1, batch_timeout_s=0.0,
+                             max_queued_requests=2, request_timeout_s=0.2)
+
+    async def main():
+        first = asyncio.ensure_future(batcher.run({"x": np.array([1])}))
+        while not model.started.is_set():  # running: it no longer counts as waiting
+            await asyncio.sleep(0.005)
+        waiting = [asyncio.ensure_future(batcher.run({"x": np.array([v])})) for v in (2, 3)]
+        await asyncio.sleep(0)  # both queued
+        started = time.monotonic()
+        with pytest.raises(Overloaded) as refused:
+            await batcher.run({"x": np.array([4])})
+        refused_s = time.monotonic() - started
+        expired = await asyncio.gather(*waiting, return_exceptions=True)
+        expired_s = time.monotonic() - started
+        # A waiting request whose caller goes away leaves the queue too.
+        gone = asyncio.ensure_future(batcher.run({"x": np.array([5])}))
+        await asyncio.sleep(0)
+        assert batcher.queue_bound.waiting == 1
+        gone.cancel()
+        await asyncio.sleep(0)
+        model.release.set()
+        return await first, refused.value, refused_s, expired, expired_s
+
+    first, refused, refused_s, expired, expired_s = asyncio.run(main())
+    assert refused_s < 0.05 and refused.retry_after_s == 1
+    assert "--max_queued_requests=2" in str(refused)
+    assert all(isinstance(e, DeadlineExceeded) for e in expired), expired
+    assert 0.15 < expired_s < 1.5
+    assert first["y"].tolist() == [2] and model.seen == [1]  # the others never ran
+    assert batcher.queue_bound.waiting == 0
+    stats = batcher.stats.as_dict()
+    assert stats["refused"] == 1 and stats["expired"] == 2
+    assert _run_all(batcher, [{"x": np.array([6])}])[0]["y"].tolist() == [12]
+    batcher.close()
+
+
+def test_a_large_request_is_split_and_does_not_hold_the_batch_slot():
+    calls, lock, in_flight = [], threading.Lock(), [0, 0]  # now, most at once
+
+    def model(inputs):
+        with lock:
+            calls.append(len(inputs["x"]))
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        time.sleep(0.03)
+        with lock:
+            in_flight[0] -= 1
+        return {"y": inputs["x"] * 2}
+
+    batcher = DynamicBatcher(model, max_batch_size=4, batch_timeout_s=0.0)
+
+    async def main():
+        done = {}
+
+        async def timed(name, inputs):
+            outputs = await batcher.run(inputs)
+            done[name] = time.monotonic()
+            return outputs
+
+        big = asyncio.ensure_future(timed("big", {"x": np.arange(40)}))  # 10 batches
+        await asyncio.sleep(0.01)
+        small = await timed("small", {"x": np.array([7])})
+        return await big, small, done
+
+    big, small, done = asyncio.run(main())
+    assert big["y"].tolist() == (np.arange(40) * 2).tolist() and small["y"].tolist() == [14]
+    assert max(calls) == 4 and in_flight[1] == 1
+    assert done["small"] < done["big"]  # within a batch or two, not after all ten
+    # Two batches at once: the parts of one request run side by side.
+    in_flight[1] = 0
+    two = DynamicBatcher(model, max_batch_size=4, batch_timeout_s=0.0,
+                         max_concurrent_batches=2)
+    assert _run_all(two, [{"x": np.arange(16)}])[0]["y"].tolist() == \
+        (np.arange(16) * 2).tolist()
+    assert in_flight[1] == 2
+    batcher.close()
+    two.close()
 
 
 def test_server_batches_concurrent_clients(server):

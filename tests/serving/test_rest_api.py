@@ -186,6 +186,10 @@ BAD_REQUESTS = [
     ("lone surrogate", ":predict", b'{"instances": ["\\ud800"]}', None, 400, "not valid Unicode"),
     ("NaN constant", ":predict", b'{"instances": [NaN]}', None, 400, "NaN is not a JSON"),
     ("deep nesting", ":predict", b"[" * 100000 + b"]" * 100000, None, 400, "Malformed JSON"),
+    ("600 nested arrays", ":predict", b'{"instances": ' + b"[" * 600 + b'"a"' + b"]" * 600 +
+     b"}", None, 400, "nested too deeply"),
+    ("5,000-digit integer", ":predict", b'{"instances": [' + b"7" * 5000 + b"]}", None, 400,
+     "an integer with more than 4300 digits"),
     ("both formats", ":predict", {"instances": ["a"], "inputs": ["a"]}, None, 400,
      "exactly one of"),
     ("neither format", ":predict", {"signature_name": "serving_default"}, None, 400,
@@ -276,15 +280,15 @@ def _send_raw(server, head, chunks):
 
 def test_oversized_body_is_refused_without_reading_it(server):
     size = 50 * 2 ** 20
-    head = (f"POST /v1/models/sentiment:predict HTTP/1.1\r\nHost: x\r\n"
+    head = (f"POST /v1/models/sentiment:predict HTTP/1.1\r\nHost: localhost\r\n"
             f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n").encode()
     status, body = _send_raw(server, head, [b"[" * 65536] * 4)
     assert b" 413 " in status
     assert body == {"error": f"The request body ({size} bytes) is larger than the limit of "
                              "1048576 bytes."}
     # Without a length (chunked), the limit applies while reading.
-    head = (b"POST /v1/models/sentiment:predict HTTP/1.1\r\nHost: x\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+    head = (b"POST /v1/models/sentiment:predict HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b"10000\r\n" + b" " * 65536 + b"\r\n"
     status, body = _send_raw(server, head, [chunk] * 40)
     assert b" 413 " in status

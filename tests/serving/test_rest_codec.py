@@ -55,6 +55,7 @@ def test_decode_json_body():
     assert decode_json_body(b'{"instances": ["caf\xc3\xa9", 1.5]}') == {
         "instances": ["café", 1.5]}
     assert decode_json_body(b"  [1, 2]\n") == [1, 2]
+    assert decode_json_body(b"[" * 64 + b"]" * 64) is not None  # MAX_NESTING levels: fine
 
 
 @pytest.mark.parametrize("body,message", [
@@ -68,6 +69,11 @@ def test_decode_json_body():
     (b'{"inputs": [NaN]}', "Malformed JSON: NaN is not a JSON number."),
     (b'{"inputs": [-Infinity]}', "Malformed JSON: -Infinity is not a JSON number."),
     (b"[" * 100000 + b"]" * 100000, "Malformed JSON: nested too deeply."),
+    # Parsed by json, but deeper than the conversion to arrays could recurse (RecursionError).
+    (b'{"instances": ' + b"[" * 600 + b'"a"' + b"]" * 600 + b"}",
+     "Malformed JSON: nested too deeply (more than 64 levels of arrays and objects)."),
+    # int() refuses 4,301 digits or more with a ValueError, not a JSONDecodeError.
+    (b"[" + b"7" * 5000 + b"]", "Malformed JSON: an integer with more than 4300 digits."),
 ])
 def test_decode_json_body_refuses(body, message):
     with pytest.raises(RequestError) as raised:
