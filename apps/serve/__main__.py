@@ -88,8 +88,9 @@ def raise_open_files_limit(needed):
     """Raises this process's soft limit on open files to `needed` (at most the hard
     limit), so that `--max_connections` can be reached; warns if it cannot."""
     try:
+        # deferred: POSIX only; elsewhere the limit is left as it is
         import resource
-    except ImportError:  # not on this platform
+    except ImportError:
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
