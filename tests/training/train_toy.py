@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from absl import logging
+
 
 def _configure_devices(logical_cpus):
     import tensorflow as tf
@@ -61,6 +63,7 @@ def main():
     parser.add_argument("--logical_cpus", type=int, default=1)
     parser.add_argument("--run", action="append", required=True, help="JSON kwargs of run()")
     args = parser.parse_args()
+    logging.set_verbosity(logging.INFO)  # progress lines, which tests may wait for
     _configure_devices(args.logical_cpus)
     for spec in args.run:
         summary = run(**json.loads(spec))
