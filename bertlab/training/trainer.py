@@ -26,7 +26,8 @@ losses of the model (`model.losses`) are averaged over replicas and
 micro-batches and added.
 
 Resumption: checkpoints hold the model, the optimizer (with its iteration
-counter, hence the learning-rate schedule) and the step. A restarted run
+counter, hence the learning-rate schedule), the step and the states of the
+model's random generators (dropout masks). A restarted run
 restores the latest one and skips the train batches already consumed
 (`step * gradient_accumulation_steps` batches per replica; the task's train
 split is deterministic), so it continues exactly where the checkpoint was made.
@@ -84,6 +85,15 @@ def _steps_to_boundary(step, interval):
     if not interval:
         return _NO_LIMIT
     return interval - step % interval
+
+
+def _seed_states(model):
+    """The state variables of the model's random generators (`keras.random.SeedGenerator`
+    of its dropout layers): a resumed run must go on with the masks an uninterrupted
+    run would draw. Keras lists them among `non_trainable_variables`, not among the
+    weights, and a `tf.train.Checkpoint` of the model does not reach them."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.non_trainable_variables if id(v) not in weights]
 
 
 def _dense(gradient):
@@ -165,7 +175,9 @@ class Trainer:
         tracked = {"model": self.model, "optimizer": self.optimizer, "step": self.global_step}
         if self.weight_average is not None:
             tracked["weight_average"] = self.weight_average.shadows
+        seed_states = _seed_states(self.model)
         self.checkpointer = Checkpointer(model_dir, self.strategy, config.keep_checkpoints,
+                                         optional={"rng": seed_states} if seed_states else None,
                                          **tracked)
         self._restored = False
         self.writers = SummaryWriters(model_dir, enabled=self.is_chief)

@@ -15,8 +15,9 @@ from bertlab.training.preemption import (PREEMPTED_EXIT_CODE, PreemptionWatcher,
                                          TrainingPreempted)
 
 # No periodic checkpoint before the end: the one a SIGTERM leaves is the preemption save.
+# Dropout: a resume must go on with the masks an uninterrupted run draws.
 SPEC = {"train_steps": 30, "checkpoint_interval": 0, "steps_per_loop": 3, "log_interval": 3,
-        "warmup_steps": 4, "weight_decay": 0.1}
+        "warmup_steps": 4, "weight_decay": 0.1, "dropout": 0.3}
 
 
 def _wait_for_text(path, text, process, timeout):
