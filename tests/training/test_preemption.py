@@ -97,3 +97,11 @@ def test_training_preempted_is_an_exit_with_status_143():
     assert str(error) == ("Stopped by SIGTERM at step 12 (checkpoint /runs/x/ckpt-12); exit "
                           "status 143. Rerun the same command to resume.")
     assert (error.step, error.checkpoint) == (12, "/runs/x/ckpt-12")
+
+
+def test_a_checkpoint_without_generator_states_still_restores(tmp_path):
+    # Written by a model without dropout, as by a version that did not save the states.
+    spec = dict(model_dir=str(tmp_path), train_steps=2, steps_per_loop=2)
+    train_toy.run(**spec)
+    summary = train_toy.run(**dict(spec, train_steps=4, dropout=0.3))
+    assert (summary["start_step"], summary["steps"]) == (2, 4)
