@@ -33,6 +33,7 @@ from bertlab.pretraining.task import PretrainingTask
 from bertlab.tasks.driver import train_and_export
 from bertlab.text import VocabularyError
 from bertlab.training import flags as training_flags
+from bertlab.training.run_config import RunConfigMismatchError
 
 training_flags.define_flags(require_model_dir=False)
 flags.FLAGS.set_default("config", os.path.join(REPO_ROOT, "configs", APP_NAME, "default.yaml"))
@@ -52,7 +53,7 @@ _TASK_FLAGS = ("train_files", "validation_files", "vocab_file", "init_checkpoint
 _SETUP_ERRORS = (ConfigError, CorpusError, VocabularyError, CheckpointError, ValueError,
                  FileNotFoundError)
 _RUN_ERRORS = (ConfigError, CorpusError, VocabularyError, CheckpointError, FileNotFoundError,
-               FileExistsError)
+               FileExistsError, RunConfigMismatchError)
 
 
 def load_run_config():
@@ -98,7 +99,8 @@ def main(argv):
         summary = train_and_export(task, config.trainer, config.optimizer, model_dir,
                                    export_dir=export_dir, strategy=strategy,
                                    metadata={"config": os.path.basename(FLAGS.config)},
-                                   versioned_export=False, extra_summary=extra)
+                                   versioned_export=False, extra_summary=extra,
+                                   allow_config_change=FLAGS.allow_config_change)
     except _RUN_ERRORS as e:  # e.g. an --init_checkpoint that does not fit the data
         raise SystemExit(f"error: {e}")
     if summary.get("export"):

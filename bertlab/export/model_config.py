@@ -17,15 +17,23 @@ and `.` (not starting with `.`), so a name can never point outside the base
 path; other directories (and anything starting with `.`, such as an
 exporter's temporary directory) are not models.
 
+Two apps exporting at once each rewrite the file from what they find on disk;
+the rewrite (listing the models and replacing the file) holds an exclusive
+`fcntl.flock` on `models.config.lock` beside it, so the later writer always
+lists the earlier one's new model and no update is lost.
+
 Example:
 >>> write_models_config("saved_models")
 ('saved_models/models.config', {'ner': '/abs/saved_models/ner', 'sentiment': ...})
 """
 
+import contextlib
+import fcntl
 import os
 import re
 
 MODELS_CONFIG_FILE = "models.config"
+LOCK_SUFFIX = ".lock"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _VERSION = re.compile(r"^[0-9]+$")
 
@@ -108,15 +116,29 @@ def models_config_text(models, serving_base_path=None):
 
 
 def write_models_config(model_base_path, serving_base_path=None):
-    """Writes `<model_base_path>/models.config` for every model present (atomically).
+    """Writes `<model_base_path>/models.config` for every model present (atomically,
+    under the file lock `models.config.lock`).
 
     Returns:
       `(path, models)`: the file written and the `{name: directory}` it lists.
     """
-    models = discover_models(model_base_path)
     path = os.path.join(os.fspath(model_base_path), MODELS_CONFIG_FILE)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(models_config_text(models, serving_base_path))
-    os.replace(tmp, path)
+    with _exclusive_lock(path + LOCK_SUFFIX):
+        models = discover_models(model_base_path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(models_config_text(models, serving_base_path))
+        os.replace(tmp, path)
     return path, models
+
+
+@contextlib.contextmanager
+def _exclusive_lock(lock_path):
+    """Holds an exclusive `flock` on `lock_path` (created if missing, never removed:
+    removing it would let two writers lock two different files)."""
+    with open(lock_path, "a", encoding="utf-8") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)

@@ -16,7 +16,8 @@ An export must appear complete or not at all, ready for TF Serving:
    `tensorflow_model_server --model_config_file` serves every app's exports.
 
 If anything fails before the rename, nothing appears and the temporary
-directory is removed.
+directory is removed; what a kill leaves is removed by `remove_leftovers` when
+the next job starts (the driver calls it).
 
 Example:
 >>> record = publish("saved_models/sentiment",
@@ -30,8 +31,8 @@ import os
 
 from bertlab.export.custom_ops import check_tf_serving_ops
 from bertlab.export.model_config import write_models_config
-from bertlab.export.versioned_export import (export_new_version, replace_directory,
-                                             write_metadata)
+from bertlab.export.versioned_export import (export_new_version, remove_export_leftovers,
+                                             replace_directory, write_metadata)
 from bertlab.export.warmup import write_default_warmup_requests
 
 
@@ -58,6 +59,14 @@ def update_models_config(base_dir):
     `saved_models/sentiment`). Returns its path."""
     parent = os.path.dirname(os.path.abspath(os.fspath(base_dir)))
     return write_models_config(parent)[0]
+
+
+def remove_leftovers(export_dir, versioned=True):
+    """Removes the temporary directories killed exports into `export_dir` left (only
+    those whose writer is gone; see `remove_export_leftovers`): in the base directory
+    of the versions, or for `versioned=False` beside `export_dir`. Returns their paths."""
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    return remove_export_leftovers(export_dir if versioned else os.path.dirname(export_dir))
 
 
 def publish(export_dir, write_fn, metadata=None, versioned=True):

@@ -8,6 +8,12 @@ directory (`.tmp-export-*`, ignored by TF Serving because it is not an integer)
 and renamed into place in one `rename` system call; if anything fails before
 the rename, the temporary directory is removed and no version appears.
 
+A kill before the rename leaves the temporary directory: its name carries the
+writer's process and host (`.tmp-export-<pid>@<host>@...`), so that
+`remove_export_leftovers`, run when the next job starts, removes only those
+whose writer is gone and never a concurrent exporter's (see
+`bertlab.training.leftovers`).
+
 Example:
 >>> version, path = export_new_version("saved_models/sentiment", write_fn)
 >>> path
@@ -21,9 +27,16 @@ import re
 import shutil
 import tempfile
 
+from absl import logging
+
+from bertlab.training.leftovers import (DEFAULT_MAX_AGE_SECONDS, stale_leftovers,
+                                        temporary_prefix, writer_of)
+
 TEMP_PREFIX = ".tmp-export-"
 METADATA_DIR = "assets.extra"
 METADATA_FILE = "bertlab_export.json"
+# Where `replace_directory` moves the previous content aside: `<OLD_PREFIX><tag>/<name>`.
+OLD_PREFIX = TEMP_PREFIX + "old-"
 _VERSION = re.compile(r"^[0-9]+$")
 
 
@@ -60,7 +73,7 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
     """
     base_dir = os.fspath(base_dir)
     os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=base_dir)
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=base_dir)
     try:
         # mkdtemp makes the directory private (0700); a server running as
         # another user must be able to read the version.
@@ -107,18 +120,20 @@ def replace_directory(path, write_fn):
                               "it is not replaced. Export elsewhere or remove it.")
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent)
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=parent)
     old = None
     try:
         write_fn(tmp)
         if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=parent)
-            os.rename(path, os.path.join(old, "previous"))
+            # Kept under the replaced directory's own name, so that a kill before
+            # the next rename can be undone (`remove_export_leftovers`).
+            old = tempfile.mkdtemp(prefix=temporary_prefix(OLD_PREFIX), dir=parent)
+            os.rename(path, os.path.join(old, os.path.basename(path)))
         try:
             os.rename(tmp, path)
         except OSError:
             if old is not None:  # put the previous content back
-                os.rename(os.path.join(old, "previous"), path)
+                os.rename(os.path.join(old, os.path.basename(path)), path)
             raise
         return path
     finally:
@@ -126,6 +141,48 @@ def replace_directory(path, write_fn):
             shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_or_remove_old(old_dir):
+    """A stale `OLD_PREFIX` leftover holds the content a replacement moved aside:
+    puts it back if the replacement never arrived, else removes it. Returns a word
+    for the log."""
+    parent = os.path.dirname(old_dir)
+    entries = os.listdir(old_dir)
+    if len(entries) == 1 and not os.path.exists(os.path.join(parent, entries[0])):
+        os.rename(os.path.join(old_dir, entries[0]), os.path.join(parent, entries[0]))
+        os.rmdir(old_dir)
+        return "restored"
+    shutil.rmtree(old_dir, ignore_errors=True)
+    return "removed"
+
+
+def remove_export_leftovers(directory, max_age_seconds=DEFAULT_MAX_AGE_SECONDS):
+    """Cleans `directory` (a versions base directory, or the parent of a replaced
+    export) of the `.tmp-export-*` directories that killed exporters left.
+
+    Only stale ones (`bertlab.training.leftovers.is_stale`): a concurrent
+    exporter's are kept. The previous content of a replaced export that a kill
+    left moved aside (between the two renames of `replace_directory`) is put
+    back where it was; untagged `.tmp-export-old-*` directories of older
+    versions are left alone (what they held is unknown).
+
+    Returns:
+      The paths removed or restored, sorted.
+    """
+    directory = os.fspath(directory)
+    done = []
+    for path in stale_leftovers(directory, OLD_PREFIX, max_age_seconds):
+        if writer_of(os.path.basename(path), OLD_PREFIX) is not None:
+            logging.info("Leftover of an interrupted export %s: %s",
+                         _recover_or_remove_old(path), path)
+            done.append(path)
+    for path in stale_leftovers(directory, TEMP_PREFIX, max_age_seconds):
+        if not os.path.basename(path).startswith(OLD_PREFIX):
+            logging.info("Removing the leftover of an interrupted export: %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(path)
+    return sorted(done)
 
 
 def write_metadata(saved_model_dir, metadata):

@@ -35,6 +35,7 @@ from bertlab.models import CheckpointError
 from bertlab.tasks.driver import train_and_export
 from bertlab.text import VocabularyError
 from bertlab.training import flags as training_flags
+from bertlab.training.run_config import RunConfigMismatchError
 from bertlab.training.schedule import apply_schedule
 
 FLAGS = flags.FLAGS
@@ -54,7 +55,8 @@ def define_flags(app_name, repo_root, default_config="default.yaml"):
 
 
 # The errors a train script reports as `error: ...` (exit status 1) instead of a traceback.
-TRAIN_ERRORS = (ConfigError, DataError, VocabularyError, CheckpointError, FileNotFoundError)
+TRAIN_ERRORS = (ConfigError, DataError, VocabularyError, CheckpointError, FileNotFoundError,
+                RunConfigMismatchError)
 
 
 def run_main(argv, run, errors=TRAIN_ERRORS):
@@ -120,7 +122,8 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
                                          "init": config.task.encoder.init,
                                          **({"title": config.title}
                                             if getattr(config, "title", "") else {})},
-                               report_split="report" if config.task.data.report else None)
+                               report_split="report" if config.task.data.report else None,
+                               allow_config_change=FLAGS.allow_config_change)
     summary["model_dir"] = model_dir
     best = summary.get("best") or {}
     print(json.dumps({"app": app_name, "model_dir": model_dir,

@@ -38,11 +38,13 @@ from bertlab.tasks.fine_tuning_cli import run_main  # noqa: F401  (seq2seq_cli.r
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask
 from bertlab.text.sentencepiece_tokenizer import SentencePieceError
 from bertlab.training import flags as training_flags
+from bertlab.training.run_config import RunConfigMismatchError
 
 FLAGS = flags.FLAGS
 
 # The errors a script reports as `error: ...` (exit status 1) instead of a traceback.
-TRAIN_ERRORS = (ConfigError, DataError, SentencePieceError, FileNotFoundError)
+TRAIN_ERRORS = (ConfigError, DataError, SentencePieceError, FileNotFoundError,
+                RunConfigMismatchError)
 EVALUATE_ERRORS = (DataError, FileNotFoundError)
 
 
@@ -132,7 +134,8 @@ def train_seq2seq(config, tokenizer, splits, validation_examples, metric_fn, mod
                             export_dir=export_dir, strategy=strategy, metadata=metadata,
                             extra_summary=extra_summary,
                             export_summary={"decoding": dataclasses.asdict(export_decoding),
-                                            "jit_compile": bool(FLAGS.export_jit_compile)})
+                                            "jit_compile": bool(FLAGS.export_jit_compile)},
+                            allow_config_change=FLAGS.allow_config_change)
 
 
 def print_train_summary(app_name, model_dir, summary, extra=None):

@@ -16,11 +16,13 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
+from bertlab.training.leftovers import remove_stale, temporary_prefix
 from bertlab.training.summary import write_json_atomic
 from bertlab.training.trainer import Trainer
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
+TEMP_PREFIX = BEST_DIR + ".tmp-"
 _WEIGHTS_PREFIX = "model"
 
 
@@ -37,7 +39,8 @@ class BestModelTrainer(Trainer):
     the best so far, the model's weights are written to `model_dir/best/`
     (a new directory renamed into place, so a kill never leaves a partial
     one) with `best.json` (`step` and the evaluation). A resumed run reads the
-    best so far from there.
+    best so far from there; it first removes the `best.tmp-*` directories a
+    killed save left (only stale ones: `bertlab.training.leftovers`).
     """
 
     def __init__(self, task, config, optimizer_config, model_dir, strategy=None,
@@ -50,6 +53,8 @@ class BestModelTrainer(Trainer):
         self.best = self._read_best()
 
     def _recover_interrupted_swap(self):
+        if self.is_chief:
+            remove_stale(self.model_dir, TEMP_PREFIX)
         old = self.best_dir + ".old"
         if self.is_chief and os.path.isdir(old):
             if os.path.isdir(self.best_dir):
@@ -83,7 +88,7 @@ class BestModelTrainer(Trainer):
         self.best = {"step": step, "metric": self.metric, "value": value, "results": results}
         if not self.is_chief:
             return
-        tmp = f"{self.best_dir}.tmp-{step}"
+        tmp = os.path.join(self.model_dir, temporary_prefix(TEMP_PREFIX) + str(step))
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         self._weights.write(os.path.join(tmp, _WEIGHTS_PREFIX))

@@ -36,6 +36,9 @@ class Checkpointer:
         model_dir: where the chief keeps its checkpoints.
         strategy: the run's `tf.distribute.Strategy`.
         max_to_keep: how many recent checkpoints the chief keeps.
+        optional: `{name: trackable}` also saved, but a checkpoint written without
+            them (by an earlier version) still restores, with a warning: the
+            random-generator states of dropout layers (`Trainer`), added later.
         **objects: trackables to save (model=..., optimizer=..., step=...).
 
     Example:
@@ -44,10 +47,12 @@ class Checkpointer:
         ckpt.save(int(step.numpy()))
     """
 
-    def __init__(self, model_dir, strategy, max_to_keep, **objects):
+    def __init__(self, model_dir, strategy, max_to_keep, optional=None, **objects):
         self.model_dir = model_dir
         self.is_chief = strategy_lib.is_chief(strategy)
-        self.checkpoint = tf.train.Checkpoint(**objects)
+        self._required = objects
+        self._optional = dict(optional or {})
+        self.checkpoint = tf.train.Checkpoint(**objects, **self._optional)
         if self.is_chief:
             self.directory = model_dir
             tf.io.gfile.makedirs(model_dir)
@@ -76,7 +81,15 @@ class Checkpointer:
         if path is None:
             return None
         status = self.checkpoint.restore(path)
-        status.assert_existing_objects_matched()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            if not self._optional:
+                raise
+            # Written before the optional objects were saved: the others must match.
+            tf.train.Checkpoint(**self._required).restore(path).assert_existing_objects_matched()
+            logging.warning("%s holds no %s (an earlier version wrote it): restored without.",
+                            path, " or ".join(sorted(self._optional)))
         logging.info("Restored %s", path)
         return path
 

@@ -2,7 +2,9 @@
 
 Flags: `--config` (YAML file), `--model_dir`, `--strategy` (default, mirrored,
 multi_worker, tpu), `--tpu`, `--mixed_precision` (float32, mixed_bfloat16,
-mixed_float16), `--jit_compile`, `--xla_fusion`, and the repeatable
+mixed_float16), `--jit_compile`, `--xla_fusion`, `--allow_config_change`
+(resume a run whose saved settings differ; see `bertlab.training.run_config`),
+and the repeatable
 `--set key=value` (dotted keys into the app's config, e.g.
 `--set trainer.train_steps=100`). `--mixed_precision`, `--jit_compile` and
 `--xla_fusion` override the trainer section (and win over `--set`).
@@ -32,7 +34,7 @@ from bertlab.layers import xla_fusion
 from bertlab.training.strategy import STRATEGIES, build_strategy
 
 FLAG_NAMES = ("config", "model_dir", "strategy", "tpu", "mixed_precision", "jit_compile",
-              "xla_fusion", "set")
+              "xla_fusion", "allow_config_change", "set")
 
 
 def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
@@ -54,6 +56,11 @@ def define_flags(flag_values=flags.FLAGS, require_model_dir=True):
                       flag_values=flag_values)
     flags.DEFINE_bool("xla_fusion", None, "Overrides trainer.xla_fusion (XLA fuses the "
                       "element-wise ops only; matmuls stay with oneDNN).", flag_values=flag_values)
+    flags.DEFINE_bool("allow_config_change", False,
+                      "Resume the run in --model_dir even though settings that change the "
+                      "model, the data order or the schedule differ from the saved "
+                      "run_config.json (the changes are logged and recorded).",
+                      flag_values=flag_values)
     flags.DEFINE_multi_string("set", [], "key=value override of the config (dotted keys); "
                               "repeatable.", flag_values=flag_values)
     if require_model_dir:

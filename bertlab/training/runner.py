@@ -7,17 +7,15 @@ Example (an app's `train.py`, with the flags of `bertlab.training.flags`):
                              FLAGS.model_dir, strategy)
 """
 
-import dataclasses
-import os
-
 import tensorflow as tf
 
 from bertlab.training import strategy as strategy_lib
 from bertlab.layers import xla_fusion
-from bertlab.training.summary import write_json_atomic
+from bertlab.training.run_config import (RUN_CONFIG_FILE, check_resume, run_config_dict,
+                                         write_run_config)
 from bertlab.training.trainer import Trainer
 
-RUN_CONFIG_FILE = "run_config.json"
+__all__ = ["RUN_CONFIG_FILE", "resolve_strategy", "run_experiment", "start_run"]
 
 
 def resolve_strategy(strategy, trainer_config):
@@ -39,22 +37,36 @@ def resolve_strategy(strategy, trainer_config):
     return strategy
 
 
-def write_run_config(model_dir, task, trainer_config, optimizer_config):
-    """Writes `model_dir/run_config.json`: the runner's and the optimizer's settings,
-    the task's class and, when the task has a dataclass `config`, its settings (data,
-    model, labels: what a later reader needs to know how the run trained)."""
-    run_config = {
-        "trainer": dataclasses.asdict(trainer_config),
-        "optimizer": dataclasses.asdict(optimizer_config),
-        "task": type(task).__name__,
-    }
-    task_config = getattr(task, "config", None)
-    if dataclasses.is_dataclass(task_config) and not isinstance(task_config, type):
-        run_config["task_config"] = dataclasses.asdict(task_config)
-    write_json_atomic(os.path.join(model_dir, RUN_CONFIG_FILE), run_config)
+def start_run(task, trainer_config, optimizer_config, model_dir, make_trainer,
+              allow_config_change=False):
+    """Checks the run's settings against `model_dir`, builds the trainer, restores it,
+    and only then records the settings; returns `(trainer, step restored)`.
+
+    Args:
+      task, trainer_config, optimizer_config, model_dir: the run.
+      make_trainer: `() -> Trainer` (called after the check, so a refused resume
+        builds no model).
+      allow_config_change: resume even if settings that change the model, the
+        data order or the schedule differ from the saved ones.
+
+    Raises:
+      RunConfigMismatchError: see `bertlab.training.run_config.check_resume`.
+    """
+    run_config = run_config_dict(task, trainer_config, optimizer_config)
+    changes = check_resume(model_dir, run_config, allow_config_change)
+    trainer = make_trainer()
+    try:
+        step = trainer.restore()
+        if trainer.is_chief:
+            write_run_config(model_dir, run_config, step, changes)
+    except BaseException:
+        trainer.close()
+        raise
+    return trainer, step
 
 
-def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None):
+def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=None,
+                   allow_config_change=False):
     """Trains `task` (resuming from `model_dir` if it holds checkpoints); returns the summary.
 
     Args:
@@ -65,14 +77,22 @@ def run_experiment(task, trainer_config, optimizer_config, model_dir, strategy=N
             `run_config.json` (the two configs of the run) go here.
         strategy: a `tf.distribute.Strategy`, a strategy name (see
             `bertlab.training.strategy.STRATEGIES`) or None (one device).
+        allow_config_change: resume even though the saved `run_config.json`
+            differs in a setting that changes the training (see
+            `bertlab.training.run_config`).
 
     Returns:
         The dict also written to `model_dir/summary.json`.
+
+    Raises:
+        RunConfigMismatchError: a resume with changed settings.
+        TrainingPreempted: SIGTERM; a checkpoint was saved (exit status 143).
     """
     strategy = resolve_strategy(strategy, trainer_config)
-    trainer = Trainer(task, trainer_config, optimizer_config, model_dir, strategy)
-    if trainer.is_chief:
-        write_run_config(model_dir, task, trainer_config, optimizer_config)
+    trainer, _ = start_run(
+        task, trainer_config, optimizer_config, model_dir,
+        lambda: Trainer(task, trainer_config, optimizer_config, model_dir, strategy),
+        allow_config_change)
     try:
         return trainer.train()
     finally:

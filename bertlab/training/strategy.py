@@ -86,6 +86,16 @@ def worker_id(strategy):
     return int(task_id or 0)
 
 
+def num_workers(strategy):
+    """Worker processes of a `MultiWorkerMirroredStrategy` cluster (1 for every other
+    strategy: one program drives all the replicas, TPU hosts included)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    resolver = strategy.cluster_resolver
+    jobs = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return max(1, sum(len(jobs.get(job, ())) for job in ("chief", "worker")))
+
+
 def is_chief(strategy):
     """Whether this worker writes checkpoints, TensorBoard logs and `summary.json`."""
     return bool(strategy.extended.should_checkpoint)

@@ -26,13 +26,19 @@ losses of the model (`model.losses`) are averaged over replicas and
 micro-batches and added.
 
 Resumption: checkpoints hold the model, the optimizer (with its iteration
-counter, hence the learning-rate schedule) and the step. A restarted run
+counter, hence the learning-rate schedule), the step and the states of the
+model's random generators (dropout masks). A restarted run
 restores the latest one and skips the train batches already consumed
 (`step * gradient_accumulation_steps` batches per replica; the task's train
 split is deterministic), so it continues exactly where the checkpoint was made.
 Skipping replays the input pipeline up to that point (reading and parsing, no
 model work); it is used rather than checkpointing the iterator because it works
 the same on every strategy, including multi-worker and TPU.
+
+Preemption: while `train` runs, SIGTERM saves a checkpoint after the current
+loop of `steps_per_loop` steps and ends the run with `TrainingPreempted` (a
+`SystemExit` with status 143); the same command resumes from it (see
+`bertlab.training.preemption`).
 
 Example:
     trainer = Trainer(task, TrainerConfig(train_steps=1000), OptimizerConfig(), "/tmp/run")
@@ -54,6 +60,7 @@ from bertlab.training import strategy as strategy_lib
 from bertlab.layers import xla_fusion
 from bertlab.training.checkpointing import Checkpointer
 from bertlab.training.configs import OptimizerConfig, TrainerConfig
+from bertlab.training.preemption import PreemptionWatcher, TrainingPreempted, stop_requested
 from bertlab.training.progress import Progress
 from bertlab.training.summary import SUMMARY_FILE, SummaryWriters, write_json_atomic
 from bertlab.training.task import Task
@@ -78,6 +85,15 @@ def _steps_to_boundary(step, interval):
     if not interval:
         return _NO_LIMIT
     return interval - step % interval
+
+
+def _seed_states(model):
+    """The state variables of the model's random generators (`keras.random.SeedGenerator`
+    of its dropout layers): a resumed run must go on with the masks an uninterrupted
+    run would draw. Keras lists them among `non_trainable_variables`, not among the
+    weights, and a `tf.train.Checkpoint` of the model does not reach them."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.non_trainable_variables if id(v) not in weights]
 
 
 def _dense(gradient):
@@ -159,8 +175,11 @@ class Trainer:
         tracked = {"model": self.model, "optimizer": self.optimizer, "step": self.global_step}
         if self.weight_average is not None:
             tracked["weight_average"] = self.weight_average.shadows
+        seed_states = _seed_states(self.model)
         self.checkpointer = Checkpointer(model_dir, self.strategy, config.keep_checkpoints,
+                                         optional={"rng": seed_states} if seed_states else None,
                                          **tracked)
+        self._restored = False
         self.writers = SummaryWriters(model_dir, enabled=self.is_chief)
         if config.jit_compile:
             self._micro_step_fn = tf.function(self._micro_step, jit_compile=True)
@@ -389,8 +408,14 @@ class Trainer:
     # ----------------------------------------------------------------- training
 
     def restore(self):
-        """Restores the latest checkpoint in `model_dir`, if any; returns the step."""
+        """Restores the latest checkpoint in `model_dir`, if any; returns the step.
+
+        `train` restores only if this was not called before (a driver may restore
+        first, to look at the step or record the run's settings after a restore
+        that worked).
+        """
         self.checkpointer.restore_latest()
+        self._restored = True
         return int(self.global_step.numpy())
 
     def save_checkpoint(self):
@@ -403,10 +428,21 @@ class Trainer:
         Returns the run summary (also written to `model_dir/summary.json` by the
         chief): steps, wall time, examples per second, final train metrics and,
         with `eval_at_end`, the final evaluation.
+
+        Raises:
+          TrainingPreempted: SIGTERM arrived; a checkpoint of the step reached
+            was saved first (see `bertlab.training.preemption`).
         """
+        with PreemptionWatcher() as watcher:
+            summary = self._train(watcher)
+            if stop_requested(watcher, self.strategy):  # came during the last evaluation
+                self._stop_preempted(summary["steps"], last_saved=summary["steps"])
+        return summary
+
+    def _train(self, watcher):
         config = self.config
         wall_start = time.perf_counter()
-        start_step = self.restore()
+        start_step = (int(self.global_step.numpy()) if self._restored else self.restore())
         step = start_step
         examples_per_step = config.global_batch_size * self._accumulation
         progress = Progress(config.train_steps, examples_per_step, start_step)
@@ -420,6 +456,8 @@ class Trainer:
             iterator = iter(self._train_dataset(step))
             window_loss, window_norm, window_steps = 0.0, 0.0, 0
             while step < config.train_steps:
+                if stop_requested(watcher, self.strategy):
+                    self._stop_preempted(step, last_saved)
                 num_steps = min(config.steps_per_loop, config.train_steps - step,
                                 _steps_to_boundary(step, config.log_interval),
                                 _steps_to_boundary(step, config.checkpoint_interval),
@@ -457,7 +495,10 @@ class Trainer:
                     self.evaluate()
             if last_saved != step:
                 self.save_checkpoint()
+                last_saved = step
 
+        if stop_requested(watcher, self.strategy):
+            self._stop_preempted(step, last_saved)
         final_eval = self.evaluate() if config.eval_at_end else None
         summary = {
             "steps": step,
@@ -484,6 +525,14 @@ class Trainer:
         if self.is_chief:
             write_json_atomic(os.path.join(self.model_dir, SUMMARY_FILE), summary)
         return summary
+
+    def _stop_preempted(self, step, last_saved):
+        """Saves step `step` (unless just saved) and raises `TrainingPreempted`."""
+        if last_saved != step:
+            self.save_checkpoint()
+        error = TrainingPreempted(step, self.checkpointer.latest() if self.is_chief else None)
+        logging.warning("%s", error)
+        raise error
 
     def _log_train(self, step, progress, loss, grad_norm):
         metrics = self.task.aggregate_eval(self.train_metrics) if self.train_metrics else {}

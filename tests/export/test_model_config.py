@@ -4,10 +4,13 @@ cannot leave the base path, and the `apps.export_config` command."""
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from google.protobuf import text_format
 
+from bertlab.export import model_config
 from bertlab.export.model_config import (MODELS_CONFIG_FILE, discover_models,
                                           is_valid_model_name, models_config_text,
                                           validate_model_name, write_models_config)
@@ -92,3 +95,41 @@ def test_export_config_command(model_base_path, tmp_path):
                              f"--model_base_path={tmp_path / 'nothing'}"], capture_output=True,
                             text=True, cwd=REPO_ROOT, env=env, timeout=120)
     assert result.returncode == 1 and "Model base path not found" in result.stderr
+
+
+def test_concurrent_rewrites_lose_no_model(tmp_path, monkeypatch):
+    # A lost update without the lock: writer A lists the models, writer B adds "ner" and
+    # rewrites the file, then A writes its older list over it. With the lock B waits for A,
+    # then lists both models.
+    base = tmp_path / "saved_models"
+    for name in ("sentiment", "ner"):
+        (base / name / "1").mkdir(parents=True)
+    (base / "sentiment" / "1" / "saved_model.pb").write_bytes(b"x")
+    original = model_config.discover_models
+    a_listed, b_started = threading.Event(), threading.Event()
+
+    def slow_listing(path):
+        models = original(path)
+        if threading.current_thread().name == "A":
+            a_listed.set()
+            b_started.wait(timeout=5)
+            time.sleep(0.3)  # B would have written by now without the lock
+        return models
+
+    monkeypatch.setattr(model_config, "discover_models", slow_listing)
+    a = threading.Thread(target=write_models_config, args=(base,), name="A")
+    a.start()
+
+    def b():
+        a_listed.wait(timeout=5)
+        (base / "ner" / "1" / "saved_model.pb").write_bytes(b"x")  # B's export arrives
+        b_started.set()
+        write_models_config(base)
+
+    b_thread = threading.Thread(target=b, name="B")
+    b_thread.start()
+    a.join(timeout=10)
+    b_thread.join(timeout=10)
+    config = _parse((base / MODELS_CONFIG_FILE).read_text())
+    assert sorted(c.name for c in config.model_config_list.config) == ["ner", "sentiment"]
+    assert (base / (MODELS_CONFIG_FILE + ".lock")).is_file()

@@ -1,11 +1,15 @@
 """Versioned, atomic export directories: versions increase, a failure leaves nothing."""
 
 import os
+import socket
+import subprocess
+import time
 
 import pytest
 
 from bertlab.export import (export_new_version, latest_version_dir, list_versions,
                             read_metadata, resolve_version_dir, write_metadata)
+from bertlab.export.versioned_export import OLD_PREFIX, TEMP_PREFIX, remove_export_leftovers
 
 
 def _write_model(path):
@@ -70,3 +74,39 @@ def test_metadata_and_resolution(tmp_path):
         resolve_version_dir(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="not a bertlab export"):
         read_metadata(tmp_path / "empty")
+
+
+def _dead_pid():
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_killed_exports_are_cleaned_but_not_a_live_exporters(tmp_path):
+    base = tmp_path / "sentiment"
+    export_new_version(base, _write_model)
+    host = socket.gethostname()
+    dead = base / f"{TEMP_PREFIX}{_dead_pid()}@{host}@abc"
+    live = base / f"{TEMP_PREFIX}{os.getpid()}@{host}@def"
+    elsewhere = base / f"{TEMP_PREFIX}{_dead_pid()}@another-host@ghi"  # not ours to judge
+    untagged_old = base / f"{TEMP_PREFIX}xyz"  # an earlier bertlab's name: judged by age
+    for path in (dead, live, elsewhere, untagged_old):
+        (path / "variables").mkdir(parents=True)
+    week_ago = time.time() - 7 * 24 * 3600
+    for path in (untagged_old, untagged_old / "variables"):
+        os.utime(path, (week_ago, week_ago))
+
+    assert remove_export_leftovers(base) == sorted([str(dead), str(untagged_old)])
+    assert sorted(os.listdir(base)) == sorted(["1", live.name, elsewhere.name])
+
+
+def test_a_replacement_killed_between_its_renames_is_undone(tmp_path):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "config.json").write_text("previous")
+    # `replace_directory` moved the previous export aside, then died before its rename.
+    aside = tmp_path / f"{OLD_PREFIX}{_dead_pid()}@{socket.gethostname()}@q"
+    aside.mkdir()
+    os.rename(target, aside / "export")
+    assert remove_export_leftovers(tmp_path) == [str(aside)]
+    assert (target / "config.json").read_text() == "previous" and not aside.exists()

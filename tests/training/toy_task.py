@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bertlab.layers.fast_dropout import FastDropout
 from bertlab.training.task import Task
 
 NUM_FEATURES = 8
@@ -24,11 +25,13 @@ def make_data(num_examples, seed):
 
 
 class ToyTask(Task):
-    """Classifies 8 features into 3 classes: Dense(16) -> LayerNorm -> relu -> Dense(3)."""
+    """Classifies 8 features into 3 classes: Dense(16) -> LayerNorm -> relu [-> dropout]
+    -> Dense(3)."""
 
     def __init__(self, global_batch_size=16, num_train=256, num_validation=40, hidden=16,
-                 regularization=0.0, slow_seconds=0.0):
+                 regularization=0.0, slow_seconds=0.0, dropout=0.0):
         self.global_batch_size = global_batch_size
+        self.dropout = dropout
         self.hidden = hidden
         self.regularization = regularization
         self.slow_seconds = slow_seconds
@@ -41,6 +44,8 @@ class ToyTask(Task):
         h = keras.layers.Dense(self.hidden, name="hidden", kernel_regularizer=regularizer)(inputs)
         h = keras.layers.LayerNormalization(name="layer_norm")(h)
         h = keras.layers.Activation("relu")(h)
+        if self.dropout:
+            h = FastDropout(self.dropout, name="dropout")(h)
         logits = keras.layers.Dense(NUM_CLASSES, name="logits")(h)
         return keras.Model({"x": inputs}, {"logits": logits}, name="toy")
 

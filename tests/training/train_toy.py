@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from absl import logging
+
 
 def _configure_devices(logical_cpus):
     import tensorflow as tf
@@ -26,7 +28,8 @@ def _configure_devices(logical_cpus):
 def run(model_dir, strategy="default", devices=None, train_steps=10, batch=16, accumulation=1,
         steps_per_loop=2, checkpoint_interval=0, log_interval=1, learning_rate=0.05,
         warmup_steps=2, clipnorm=None, epsilon=1e-6, weight_decay=0.01, slow_seconds=0.0,
-        mixed_precision=None, eval_at_end=False, keep_checkpoints=2, xla_fusion=False):
+        mixed_precision=None, eval_at_end=False, keep_checkpoints=2, xla_fusion=False,
+        dropout=0.0):
     import numpy as np
 
     import toy_task
@@ -37,7 +40,7 @@ def run(model_dir, strategy="default", devices=None, train_steps=10, batch=16, a
     if xla_fusion:  # before the strategy sets up the devices
         from bertlab.layers.xla_fusion import enable_elementwise_fusion
         enable_elementwise_fusion()
-    task = toy_task.ToyTask(global_batch_size=batch, slow_seconds=slow_seconds)
+    task = toy_task.ToyTask(global_batch_size=batch, slow_seconds=slow_seconds, dropout=dropout)
     trainer_config = TrainerConfig(
         train_steps=train_steps, global_batch_size=batch, steps_per_loop=steps_per_loop,
         checkpoint_interval=checkpoint_interval, keep_checkpoints=keep_checkpoints,
@@ -61,6 +64,7 @@ def main():
     parser.add_argument("--logical_cpus", type=int, default=1)
     parser.add_argument("--run", action="append", required=True, help="JSON kwargs of run()")
     args = parser.parse_args()
+    logging.set_verbosity(logging.INFO)  # progress lines, which tests may wait for
     _configure_devices(args.logical_cpus)
     for spec in args.run:
         summary = run(**json.loads(spec))
