@@ -123,6 +123,7 @@ def write_models_config(model_base_path, serving_base_path=None):
       `(path, models)`: the file written and the `{name: directory}` it lists.
     """
     path = os.path.join(os.fspath(model_base_path), MODELS_CONFIG_FILE)
+    discover_models(model_base_path)  # a missing base path is a clear error, not the lock's
     with _exclusive_lock(path + LOCK_SUFFIX):
         models = discover_models(model_base_path)
         tmp = f"{path}.tmp-{os.getpid()}"
