@@ -65,6 +65,14 @@ def servable_versions(model_dir):
                   os.path.isfile(os.path.join(model_dir, name, "saved_model.pb")))
 
 
+def _existing_base_path(model_base_path):
+    """The real path of `model_base_path`; `FileNotFoundError` if it is not a directory."""
+    base = os.path.realpath(os.fspath(model_base_path))
+    if not os.path.isdir(base):
+        raise FileNotFoundError(f"Model base path not found: {model_base_path}")
+    return base
+
+
 def discover_models(model_base_path):
     """`{name: absolute model directory}` for every model under `model_base_path`.
 
@@ -74,9 +82,7 @@ def discover_models(model_base_path):
     Raises:
       FileNotFoundError: `model_base_path` is not a directory.
     """
-    base = os.path.realpath(os.fspath(model_base_path))
-    if not os.path.isdir(base):
-        raise FileNotFoundError(f"Model base path not found: {model_base_path}")
+    base = _existing_base_path(model_base_path)
     models = {}
     for name in sorted(os.listdir(base)):
         path = os.path.join(base, name)
@@ -123,7 +129,7 @@ def write_models_config(model_base_path, serving_base_path=None):
       `(path, models)`: the file written and the `{name: directory}` it lists.
     """
     path = os.path.join(os.fspath(model_base_path), MODELS_CONFIG_FILE)
-    discover_models(model_base_path)  # a missing base path is a clear error, not the lock's
+    _existing_base_path(model_base_path)  # a clear error before the lock file is opened
     with _exclusive_lock(path + LOCK_SUFFIX):
         models = discover_models(model_base_path)
         tmp = f"{path}.tmp-{os.getpid()}"
