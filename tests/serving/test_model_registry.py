@@ -23,6 +23,16 @@ def _publish(model_dir, version, fill):
     os.rename(tmp, model_dir / str(version))
 
 
+def _sentiment_versions(tmp_path, exports, *versions):
+    """`(base, model_dir)`: a model base path holding the sentiment export as `versions`."""
+    base = tmp_path / "models"
+    model_dir = base / "sentiment"
+    model_dir.mkdir(parents=True)
+    for version in versions:
+        shutil.copytree(exports["sentiment"], model_dir / str(version))
+    return base, model_dir
+
+
 def _wait_for(predicate, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -34,10 +44,7 @@ def _wait_for(predicate, timeout=60):
 
 @pytest.fixture()
 def swapping(tmp_path, exports):
-    base = tmp_path / "models"
-    model_dir = base / "sentiment"
-    model_dir.mkdir(parents=True)
-    shutil.copytree(exports["sentiment"], model_dir / "1")
+    base, model_dir = _sentiment_versions(tmp_path, exports, 1)
     # Retries of a failed version are far apart here (their own test: below).
     registry = ModelRegistry(base, poll_interval_s=0.2, load_retry_interval_s=60).start()
     server = BackgroundServer(create_app(registry)).start()
@@ -141,10 +148,7 @@ def _refusals(caplog, version):
 def test_failed_version_is_retried_with_back_off(tmp_path, exports, caplog):
     """Caught mid-copy (no variables yet), version 2 fails; it loads on a retry although its
     saved_model.pb never changes. Version 3 stays broken: tried 1 + max_load_retries times."""
-    base = tmp_path / "models"
-    model_dir = base / "sentiment"
-    model_dir.mkdir(parents=True)
-    shutil.copytree(exports["sentiment"], model_dir / "1")
+    base, model_dir = _sentiment_versions(tmp_path, exports, 1)
     registry = ModelRegistry(base, poll_interval_s=0.05, max_load_retries=2,
                              load_retry_interval_s=0.1).start()
     try:
@@ -169,11 +173,7 @@ def test_failed_version_is_retried_with_back_off(tmp_path, exports, caplog):
 
 
 def test_deleted_versions_are_unloaded(tmp_path, exports):
-    base = tmp_path / "models"
-    model_dir = base / "sentiment"
-    model_dir.mkdir(parents=True)
-    for version in (1, 2):
-        shutil.copytree(exports["sentiment"], model_dir / str(version))
+    base, model_dir = _sentiment_versions(tmp_path, exports, 1, 2)
     registry = ModelRegistry(base, poll_interval_s=0).start()
     try:
         assert registry.get("sentiment").version == 2
@@ -199,10 +199,7 @@ def test_deleted_versions_are_unloaded(tmp_path, exports):
 
 
 def test_version_linking_outside_the_base_path_is_refused(tmp_path, exports):
-    base = tmp_path / "models"
-    model_dir = base / "sentiment"
-    model_dir.mkdir(parents=True)
-    shutil.copytree(exports["sentiment"], model_dir / "1")
+    base, model_dir = _sentiment_versions(tmp_path, exports, 1)
     os.symlink(exports["sentiment"], model_dir / "2")  # outside `base`
     registry = ModelRegistry(base, poll_interval_s=0).start()
     try:
