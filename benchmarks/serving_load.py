@@ -145,7 +145,8 @@ class ServerProcess:
             f"--request_timeout_ms={args.request_timeout_ms}",
             f"--max_connections={args.max_connections}",
             f"--header_timeout_s={args.header_timeout_s}",
-            f"--graceful_shutdown_s={args.graceful_shutdown_s}"]
+            f"--graceful_shutdown_s={args.graceful_shutdown_s}",
+            f"--event_loop_nice={args.event_loop_nice}"]
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True,
                                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -461,6 +462,7 @@ def main():
     parser.add_argument("--max_connections", type=int, default=2048)
     parser.add_argument("--header_timeout_s", type=float, default=10.0)
     parser.add_argument("--graceful_shutdown_s", type=float, default=10.0)
+    parser.add_argument("--event_loop_nice", type=int, default=10)
     parser.add_argument("--write_export", help=argparse.SUPPRESS)  # internal: the subprocess
     args = parser.parse_args()
     texts = read_texts(args.data_dir)

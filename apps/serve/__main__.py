@@ -78,6 +78,9 @@ flags.DEFINE_integer("max_body_bytes", 1 << 20, "Largest request body accepted (
 flags.DEFINE_integer("max_text_chars", 5000, "Longest text accepted in a string input (413 "
                      "beyond; 0: no limit).", lower_bound=0)
 flags.DEFINE_integer("max_rows", 256, "Most rows (texts) in one request.", lower_bound=1)
+flags.DEFINE_integer("event_loop_nice", 10, "Added to the HTTP event loop thread's nice value: "
+                     "under overload the model's threads get the CPU before the refusals "
+                     "(0: same priority).", lower_bound=0, upper_bound=19)
 flags.DEFINE_bool("warm_up", True, "Replay each version's warm-up requests before serving it.")
 flags.DEFINE_bool("demo_page", True, "Serve the demo page at /.")
 flags.DEFINE_bool("access_log", True, "Log one line per request.")
@@ -143,7 +146,7 @@ def main(argv):
             access_log=FLAGS.access_log,
             limits=ConnectionLimits(FLAGS.max_connections, FLAGS.header_timeout_s,
                                     FLAGS.body_timeout_s, FLAGS.keep_alive_timeout_s),
-            graceful_shutdown_s=FLAGS.graceful_shutdown_s)
+            graceful_shutdown_s=FLAGS.graceful_shutdown_s, event_loop_nice=FLAGS.event_loop_nice)
     except OSError as e:
         print(f"error: cannot listen on {FLAGS.host}:{FLAGS.port}: {e}", file=sys.stderr)
         sys.exit(1)

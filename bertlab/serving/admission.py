@@ -74,6 +74,9 @@ class QueueBound:
         """Raises `Overloaded` (counted in `refused`) if the queue is full."""
         if self.full:
             self.refused += 1
-            raise Overloaded(f"{self.waiting} requests are already waiting for this model "
-                             f"(the limit, --max_queued_requests={self.max_queued}); "
-                             "try again later.")
+            raise Overloaded(self.refusal_message())
+
+    def refusal_message(self):
+        """What a refused request is told."""
+        return (f"{self.waiting} requests are already waiting for this model (the limit, "
+                f"--max_queued_requests={self.max_queued}); try again later.")

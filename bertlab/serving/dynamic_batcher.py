@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from bertlab.serving.admission import DeadlineExceeded, QueueBound
+from bertlab.serving.thread_priority import start_worker_threads
 
 
 class CannotSplit(ValueError):
@@ -185,8 +186,11 @@ class DynamicBatcher:
         self.queue_bound = (queue_bound if queue_bound is not None
                             else QueueBound(max_queued_requests))
         self.batching = bool(batching)
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.max_concurrent_batches, thread_name_prefix="batch")
+        if executor is None:
+            executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.max_concurrent_batches, thread_name_prefix="batch")
+            start_worker_threads(executor, self.max_concurrent_batches)
+        self._executor = executor
         self.stats = BatchStats()
         self._pending = collections.deque()
         self._loop = None

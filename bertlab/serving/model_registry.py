@@ -51,8 +51,10 @@ from bertlab.export.model_config import discover_models, servable_versions
 from bertlab.export.warmup import read_warmup_requests
 from bertlab.serving.admission import QueueBound
 from bertlab.serving.dynamic_batcher import DynamicBatcher
+from bertlab.serving.thread_priority import start_worker_threads
 
 log = logging.getLogger("bertlab.serving")
+PREDICT_THREADS = 16  # model calls at once, over every model and version
 
 
 class NotFound(LookupError):
@@ -230,7 +232,10 @@ class ModelRegistry:
         self._thread = None
         # Shared by every version's batchers: a retired version's requests still finish.
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=16, thread_name_prefix="predict")
+            max_workers=PREDICT_THREADS, thread_name_prefix="predict")
+        # Started here, not by the event loop's first requests: they keep this thread's
+        # priority when the loop's is lowered (`thread_priority`).
+        start_worker_threads(self._executor, PREDICT_THREADS)
 
     # ------------------------------------------------------------ lifecycle
 

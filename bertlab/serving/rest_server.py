@@ -58,12 +58,14 @@ from starlette.staticfiles import StaticFiles
 from bertlab.export.model_config import is_valid_model_name
 from bertlab.serving.admission import DeadlineExceeded, Overloaded
 from bertlab.serving.dynamic_batcher import CannotSplit
+from bertlab.serving.full_queue_refusal import FullQueueRefusal
 from bertlab.serving.host_guard import LOOPBACK_NAMES, LoopbackHostGuard, is_loopback
 from bertlab.serving.http_protocol import ConnectionLimits, protocol_factory
 from bertlab.serving.model_registry import NotFound
 from bertlab.serving.rest_codec import (DEFAULT_SIGNATURE, Limits, RequestError,
                                         decode_json_body, format_predict_response,
                                         parse_predict_request)
+from bertlab.serving.thread_priority import lower_thread_priority
 
 log = logging.getLogger("bertlab.serving")
 
@@ -248,8 +250,27 @@ def create_app(registry, static_dir=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
         routes += [Route("/", page), Mount("/static", StaticFiles(directory=static_dir))]
-    return Starlette(routes=routes,
-                     exception_handlers={HTTPException: not_found, Exception: server_error})
+    app = Starlette(routes=routes,
+                    exception_handlers={HTTPException: not_found, Exception: server_error})
+
+    def find_served(scope):
+        """The served model a `:predict` POST is for, or None (the app answers)."""
+        path = scope["path"]
+        if not (path.startswith("/v1/") and path.endswith(":predict")):
+            return None
+        match = _API_PATH.match(path[4:])
+        if not match or match.group("label") is not None:
+            return None
+        name, version = match.group("name", "version")
+        if not is_valid_model_name(name) or (version is not None and not version.isdigit()):
+            return None
+        try:
+            return registry.get(name, version)
+        except NotFound:
+            return None
+
+    # The refusal of a request for a model whose queue is full, answered before Starlette.
+    return FullQueueRefusal(app, find_served)
 
 
 class BackgroundServer:
@@ -269,11 +290,17 @@ class BackgroundServer:
       graceful_shutdown_s: the longest a shutdown waits for requests in flight.
       check_host: refuse requests for other hosts than the loopback names
         (None: when `host` is a loopback address).
+      event_loop_nice: added to the event loop thread's `nice` when it starts, so
+        that under overload the model's threads get the cores before the refusals
+        (`thread_priority`; 0: unchanged).
     """
 
     def __init__(self, app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                 limits=None, graceful_shutdown_s=10.0, check_host=None):
+                 limits=None, graceful_shutdown_s=10.0, check_host=None, event_loop_nice=0):
         self.host = host
+        if not 0 <= int(event_loop_nice) <= 19:
+            raise ValueError(f"`event_loop_nice` must be in [0, 19], got {event_loop_nice}.")
+        self.event_loop_nice = int(event_loop_nice)
         self.limits = limits or ConnectionLimits()
         if float(graceful_shutdown_s) < 0:
             raise ValueError(f"`graceful_shutdown_s` must be >= 0, got {graceful_shutdown_s}.")
@@ -307,8 +334,7 @@ class BackgroundServer:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout_s=30):
-        self._thread = threading.Thread(target=self._server.run,
-                                        kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -320,6 +346,10 @@ class BackgroundServer:
     def run_forever(self):
         """Runs in the calling thread until interrupted (Ctrl-C / SIGTERM), then shuts
         down gracefully within `graceful_shutdown_s`."""
+        self._serve()
+
+    def _serve(self):
+        lower_thread_priority(self.event_loop_nice)
         self._server.run(sockets=[self._socket])
 
     def stop(self):

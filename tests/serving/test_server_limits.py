@@ -157,6 +157,10 @@ def test_full_queue_is_a_fast_503_and_a_request_past_its_deadline_a_504(start):
         assert time.monotonic() - started < 0.4  # at once, long before anything finishes
         assert status == 503 and headers["retry-after"] == "1", body
         assert "--max_queued_requests=2" in body["error"]
+        # The fast refusal (before Starlette) leaves other answers to the app: a POST
+        # that is not JSON is still a 415, an unknown model a 404.
+        assert exchange(server, request_bytes(content_type="text/plain"))[0] == 415
+        assert exchange(server, request_bytes(path="/v1/models/other:predict"))[0] == 404
         for thread in threads[1:]:
             thread.join(10)
         for name in ("queued0", "queued1"):
@@ -173,6 +177,31 @@ def test_full_queue_is_a_fast_503_and_a_request_past_its_deadline_a_504(start):
     stats = model.batch_stats()["serving_default"]
     # Refused before its body was read; the two waiting ones expired.
     assert model.queue_bound.refused == 1 and stats["expired"] == 2
+
+
+def test_event_loop_runs_at_a_lower_priority_than_the_model_calls(start):
+    """`event_loop_nice`: the loop's thread (where requests are parsed and refused) gets
+    the higher nice value; the threads calling the model, started before it, keep the
+    priority the server was created with."""
+    import os
+
+    class PriorityRecordingModel(GatedModel):
+        def _run(self, inputs):
+            self.call_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return super()._run(inputs)
+
+        async def predict_async(self, signature, inputs):
+            self.loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return await super().predict_async(signature, inputs)
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    model = PriorityRecordingModel()
+    server = start(model, event_loop_nice=5)
+    assert exchange(server, request_bytes())[0] == 200
+    assert (model.loop_nice, model.call_nice) == (min(19, base + 5), base)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+    with pytest.raises(ValueError, match="event_loop_nice"):
+        BackgroundServer(create_app(OneModelRegistry(model)), event_loop_nice=20)
 
 
 def test_post_must_be_json(start):
