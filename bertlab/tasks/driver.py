@@ -127,7 +127,7 @@ def _nothing_to_do(model_dir, previous, step, trainer_config, log_fn):
 def train_and_export(task, trainer_config, optimizer_config, model_dir, export_dir=None,
                      strategy=None, metadata=None, versioned_export=True,
                      report_split=None, extra_summary=None, export_summary=None,
-                     allow_config_change=False, log_fn=logging.info):
+                     keep_best=True, allow_config_change=False, log_fn=logging.info):
     """Trains `task`, picks the weights to export, exports them, writes the summary.
 
     Args:
@@ -152,6 +152,9 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
       extra_summary: dict added to the summary (e.g. a baseline's scores).
       export_summary: dict added to `summary["export"]` (e.g. the export's
         decoding settings).
+      keep_best: keep the weights of the best validation evaluation by the task's
+        `main_metric`; False: export the last weights (a final fit, which has no
+        validation split).
       allow_config_change: resume even though settings that change the model,
         the data order or the schedule differ from `run_config.json`.
       log_fn: progress lines.
@@ -174,7 +177,8 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
     trainer, step = start_run(
         task, trainer_config, optimizer_config, model_dir,
         lambda: BestModelTrainer(task, trainer_config, optimizer_config, model_dir, strategy,
-                                 metric=getattr(task, "main_metric", None)),
+                                 metric=getattr(task, "main_metric", None) if keep_best
+                                 else None),
         allow_config_change)
     try:
         fingerprint = None

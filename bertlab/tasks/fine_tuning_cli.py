@@ -101,6 +101,27 @@ def resolve_config_paths(config, repo_root):
     return config
 
 
+def apply_final_fit(config):
+    """With `schedule.final_fit`, folds the validation split carved from the training data
+    back into it (`task.data.holdout_every` = 0). Returns whether the run is a final fit.
+
+    Raises:
+      ValueError: a final fit of a config whose validation split is a separate source
+        (there is nothing to fold back; train without `final_fit`).
+    """
+    if not config.schedule.final_fit:
+        return False
+    data = config.task.data
+    if not data.holdout_every:
+        raise ValueError("`schedule.final_fit` trains on the validation split carved from the "
+                         "training data too, so it needs `task.data.holdout_every`; this config "
+                         f"validates on a separate source ({data.validation!r}).")
+    logging.info("Final fit: training on the whole training split (the every-%d-th carved "
+                 "split included), exporting the last weights.", data.holdout_every)
+    data.holdout_every = 0
+    return True
+
+
 def run_training_app(app_name, config_cls, task_cls, repo_root):
     """Reads flags and config, builds the task, trains, exports; prints the summary."""
     config = read_config(config_cls, repo_root)
@@ -112,6 +133,7 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
     logging.info("Config %s; model_dir %s; export_dir %s", FLAGS.config, model_dir,
                  config.export_dir)
     strategy = training_flags.strategy_from_flags(FLAGS, config.trainer)
+    final_fit = apply_final_fit(config)
     task = task_cls(config.task, global_batch_size=config.trainer.global_batch_size)
     trainer_config, optimizer_config = apply_schedule(
         config.schedule, config.trainer, config.optimizer, task.num_examples("train"))
@@ -123,6 +145,7 @@ def run_training_app(app_name, config_cls, task_cls, repo_root):
                                          **({"title": config.title}
                                             if getattr(config, "title", "") else {})},
                                report_split="report" if config.task.data.report else None,
+                               keep_best=not final_fit,
                                allow_config_change=FLAGS.allow_config_change)
     summary["model_dir"] = model_dir
     best = summary.get("best") or {}

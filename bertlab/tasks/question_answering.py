@@ -173,6 +173,9 @@ class QuestionAnsweringTask(Task):
             examples = self._read(data.report)
         elif split == "validation" and data.validation:
             examples = self._read(data.validation)
+        elif split == "validation" and not data.holdout_every:
+            raise ValueError("The task has no validation split (a final fit trains on all of "
+                             "`data.train`).")
         elif data.holdout_every:
             examples = split_by_article(self._read(data.train), data.holdout_every, split)
         else:
@@ -278,7 +281,9 @@ class QuestionAnsweringTask(Task):
         return tf.reduce_sum(losses) / 2.0, windows
 
     def _evaluated_splits(self):
-        return ["validation"] + (["report"] if self.config.data.report else [])
+        data = self.config.data
+        return ((["validation"] if data.validation or data.holdout_every else [])
+                + (["report"] if data.report else []))
 
     def _first_window_index(self, split):
         """Evaluated splits number their windows one after the other (validation's,
@@ -288,6 +293,8 @@ class QuestionAnsweringTask(Task):
 
     def build_metrics(self):
         capacity = sum(len(self.windows(split)) for split in self._evaluated_splits())
+        if not capacity:
+            return []  # a final fit without a report split evaluates nothing
         return [ExamplePredictions(capacity, name=f"window_{name}")
                 for name in ("score", "start", "end")]
 

@@ -29,11 +29,17 @@ class ScheduleConfig:
         `trainer.eval_interval`).
       warmup_fraction: the learning-rate warm-up as a fraction of the run
         (sets `optimizer.warmup_steps`); None: keep `optimizer.warmup_steps`.
+      final_fit: the run after the settings were chosen: it trains on the whole
+        training split (the validation split carved from it by
+        `task.data.holdout_every` included), evaluates nothing during training,
+        and exports the last weights; the `report` split is still scored once.
+        (The number of epochs counts passes over the whole split.)
     """
 
     epochs: float = 0.0
     evals_per_epoch: int = 1
     warmup_fraction: float = 0.1
+    final_fit: bool = False
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -47,6 +53,9 @@ class ScheduleConfig:
 def apply_schedule(schedule, trainer_config, optimizer_config, num_train_examples):
     """Returns `(trainer_config, optimizer_config)` with the schedule's steps filled in."""
     if schedule.epochs <= 0:
+        if schedule.final_fit:
+            trainer_config = dataclasses.replace(trainer_config, eval_interval=0,
+                                                 eval_at_end=False)
         return trainer_config, optimizer_config
     if num_train_examples < 1:
         raise ValueError("The training split is empty.")
@@ -58,10 +67,14 @@ def apply_schedule(schedule, trainer_config, optimizer_config, num_train_example
         trainer_config, train_steps=train_steps, eval_interval=eval_interval,
         checkpoint_interval=(eval_interval if trainer_config.checkpoint_interval
                              else trainer_config.checkpoint_interval))
+    if schedule.final_fit:  # checkpoints as often, for a resume; no evaluation
+        trainer_config = dataclasses.replace(trainer_config, eval_interval=0,
+                                             eval_at_end=False)
     if schedule.warmup_fraction is not None:
         optimizer_config = dataclasses.replace(
             optimizer_config, warmup_steps=int(round(schedule.warmup_fraction * train_steps)))
-    logging.info("Schedule: %g epochs of %d steps = %d steps, evaluation every %d steps, "
-                 "warm-up %d steps.", schedule.epochs, steps_per_epoch, train_steps,
-                 eval_interval, optimizer_config.warmup_steps)
+    logging.info("Schedule: %g epochs of %d steps = %d steps, %s, warm-up %d steps.",
+                 schedule.epochs, steps_per_epoch, train_steps,
+                 "final fit: no evaluation" if schedule.final_fit
+                 else f"evaluation every {eval_interval} steps", optimizer_config.warmup_steps)
     return trainer_config, optimizer_config

@@ -1,9 +1,10 @@
 """QuestionAnsweringTask on small SQuAD-format files: questions per split (carved by article
-or from a file), windows and their answer-token labels, batches, the loss, EM/F1 of the answer
+or from a file, or all of them in a final fit), windows and their answer-token labels, batches, the loss, EM/F1 of the answer
 text from crafted logits (SQuAD and CMRC metrics), bad configs and data."""
 
 import json
 import math
+import types
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ import tensorflow as tf
 from bertlab.data import DataError
 from bertlab.tasks import (EncoderConfig, QuestionAnsweringConfig, QuestionAnsweringTask,
                            QuestionDataConfig)
+from bertlab.tasks.fine_tuning_cli import apply_final_fit
+from bertlab.training import ScheduleConfig
 
 SEQUENCE_LENGTH, MAX_QUERY_LENGTH, DOC_STRIDE = 24, 6, 4
 
@@ -133,6 +136,30 @@ def test_splits_by_article_and_from_files(files, minilm_dir):
     with pytest.raises(ValueError, match="no `data.report`"):
         from_file.examples("report")
     assert from_file.build_metrics()[0].capacity == from_file.num_examples("validation")
+
+
+def test_final_fit_trains_on_the_carved_split_too_and_has_no_validation(files, minilm_dir):
+    """`schedule.final_fit` folds the every-2nd-article validation split back into training:
+    every training question is trained on, no validation split is evaluated (the metrics
+    hold the report's windows only), a config with a separate validation file is refused."""
+    config = types.SimpleNamespace(
+        schedule=ScheduleConfig(final_fit=True),
+        task=types.SimpleNamespace(data=QuestionDataConfig(
+            data_dir=str(files), train="train.json", validation="", holdout_every=2,
+            report="report.json")))
+    assert apply_final_fit(config) and config.task.data.holdout_every == 0
+    task = _task(files, minilm_dir)
+    task.config.data = config.task.data  # as the app builds it: the config changed in place
+    assert [e.id for e in task.examples("train")] == ["a1", "a2", "a3", "b1", "b2", "b3", "c1"]
+    with pytest.raises(ValueError, match="no validation split"):
+        task.examples("validation")
+    assert task.build_metrics()[0].capacity == task.num_examples("report")
+    config.task.data = QuestionDataConfig(data_dir=str(files), train="train.json",
+                                          validation="valid.json", holdout_every=0)
+    with pytest.raises(ValueError, match="holdout_every"):
+        apply_final_fit(config)
+    config.schedule = ScheduleConfig()
+    assert not apply_final_fit(config)
 
 
 def test_windows_and_their_answer_labels(task):

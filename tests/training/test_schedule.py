@@ -15,5 +15,13 @@ def test_apply_schedule():
     same = apply_schedule(ScheduleConfig(epochs=0), TrainerConfig(train_steps=7),
                           OptimizerConfig(warmup_steps=2), 100)
     assert same[0].train_steps == 7 and same[1].warmup_steps == 2
+    # A final fit: the same steps and checkpoints, no evaluation (none at the end either).
+    final, _ = apply_schedule(ScheduleConfig(epochs=2, evals_per_epoch=2, final_fit=True),
+                              TrainerConfig(global_batch_size=8), OptimizerConfig(), 100)
+    assert (final.train_steps, final.eval_interval, final.checkpoint_interval,
+            final.eval_at_end) == (26, 0, 6, False)
+    given, _ = apply_schedule(ScheduleConfig(epochs=0, final_fit=True),
+                              TrainerConfig(train_steps=7, eval_interval=3), OptimizerConfig(), 100)
+    assert (given.train_steps, given.eval_interval, given.eval_at_end) == (7, 0, False)
     with pytest.raises(ValueError, match="warmup_fraction"):
         ScheduleConfig(warmup_fraction=1.5)
