@@ -52,6 +52,7 @@ import collections
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -176,6 +177,29 @@ class ServerProcess:
             return kb / 1024
         except (OSError, StopIteration, ValueError):
             return float("nan")
+
+    def cpu_seconds(self):
+        """`(event loop, other threads)`: CPU seconds of the server's main thread (where
+        `apps.serve` runs the event loop) and of all its other threads (the model's)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        loop = other = 0.0
+        base = f"/proc/{self.process.pid}/task"
+        try:
+            tasks = os.listdir(base)
+        except OSError:
+            return float("nan"), float("nan")
+        for tid in tasks:
+            try:
+                with open(f"{base}/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended
+            seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+            if int(tid) == self.process.pid:
+                loop += seconds
+            else:
+                other += seconds
+        return loop, other
 
     def terminate(self, timeout_s=120):
         """SIGTERM; the seconds until the process exited."""
@@ -386,8 +410,16 @@ async def load_test(args, server, bodies):
                 ("overload", args.clients, args.seconds),
                 ("recovery", 16, args.phase_seconds)]:
             phase[0] = name
+            before = server.cpu_seconds(), _own_cpu_seconds(), time.monotonic()
             results[name] = await run_phase(server.port, path, bodies, clients, seconds,
                                             args.client_timeout_s, args.backoff_on_503_ms / 1e3)
+            after = server.cpu_seconds(), _own_cpu_seconds(), time.monotonic()
+            wall = after[2] - before[2]
+            # Cores used on average: what the event loop, the model and the clients took.
+            results[name]["cores"] = {
+                "server_event_loop": round((after[0][0] - before[0][0]) / wall, 2),
+                "server_other_threads": round((after[0][1] - before[0][1]) / wall, 2),
+                "clients": round((after[1] - before[1]) / wall, 2)}
             print(f"  {name:>10}: {_phase_line(results[name])}", flush=True)
         if args.idle_connections:
             phase[0] = "slowloris"
@@ -397,11 +429,18 @@ async def load_test(args, server, bodies):
     return results, rss
 
 
+def _own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _phase_line(r):
+    cores = r.get("cores", {})
     return (f"{r['clients']:>4} clients {r['ok']:>6} ok {r['refused_503']:>6} x 503 "
             f"{r['other_statuses']} other {r['connection_errors']} conn.err {r['timeouts']} "
             f"timeouts  {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-            f"p99 {r['p99_ms']:7.1f} ms")
+            f"p99 {r['p99_ms']:7.1f} ms  cores: loop {cores.get('server_event_loop')} "
+            f"model+other {cores.get('server_other_threads')} clients {cores.get('clients')}")
 
 
 def verdicts(results, rss):
@@ -425,8 +464,6 @@ def verdicts(results, rss):
 
 
 def raise_open_files_limit():
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
