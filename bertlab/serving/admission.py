@@ -24,6 +24,7 @@ bertlab.serving.admission.Overloaded: 2 requests are already waiting for this mo
 """
 
 import math
+import threading
 
 
 class Overloaded(RuntimeError):
@@ -42,7 +43,8 @@ class QueueBound:
     """Counts the requests waiting for one model (`waiting`); refuses the one beyond
     `max_queued` (`refused` counts them).
 
-    Used from the server's event loop only (no lock).
+    Requests enter in the server's event loop and leave in the batchers' worker
+    threads too (a lock keeps the count exact).
 
     Args:
       max_queued: the most requests waiting at once (0: no bound).
@@ -54,15 +56,18 @@ class QueueBound:
         self.max_queued = int(max_queued)
         self.waiting = 0
         self.refused = 0  # requests refused, whoever asked
+        self._lock = threading.Lock()
 
     def enter(self):
         """Counts one more waiting request, or raises `Overloaded` if the queue is full."""
-        self.refuse_if_full()
-        self.waiting += 1
+        with self._lock:
+            self.refuse_if_full()
+            self.waiting += 1
 
     def leave(self):
         """One waiting request was taken into a batch, expired or went away."""
-        self.waiting = max(0, self.waiting - 1)
+        with self._lock:
+            self.waiting = max(0, self.waiting - 1)
 
     @property
     def full(self):

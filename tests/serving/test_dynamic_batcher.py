@@ -226,3 +226,23 @@ def test_server_batches_concurrent_clients(server):
         np.testing.assert_allclose(body["predictions"][0]["probabilities"],
                                    alone[text]["predictions"][0]["probabilities"], atol=1e-5)
     assert before["requests"] <= start["requests"]
+
+
+def test_batches_keep_running_while_the_event_loop_is_busy():
+    # Under overload the loop is busy answering refusals; the model must not wait for it
+    # between batches (batches are taken and run in the worker threads).
+    model = Recorder(delay=0.01)
+    batcher = DynamicBatcher(model, max_batch_size=1, batch_timeout_s=0.0)
+
+    async def main():
+        futures = [asyncio.ensure_future(batcher.run({"x": np.array([i + 1])}))
+                   for i in range(5)]
+        await asyncio.sleep(0)  # all five queued
+        time.sleep(0.5)  # the loop is blocked: no callback of it runs meanwhile
+        calls_while_blocked = len(model.calls)
+        return calls_while_blocked, await asyncio.gather(*futures)
+
+    calls_while_blocked, results = asyncio.run(main())
+    assert calls_while_blocked == 5  # not 1: each batch started without the loop
+    assert [r["y"].tolist() for r in results] == [[2.0], [4.0], [6.0], [8.0], [10.0]]
+    batcher.close()
