@@ -27,6 +27,8 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     "test": [
         "pytest>=8,<10",
+        # Two test processes (`-n 2`): the suite fits CI's 15 minutes on 2 cores.
+        "pytest-xdist>=3.6,<4",
         # Independent reference tokenizer for parity tests.
         "tokenizers>=0.20,<1",
         # Drives Debian's chromium (no browser download) in the web demo test.
