@@ -181,3 +181,21 @@ def test_rejects_a_model_without_vector_outputs(exported):
     model = keras.Model(inputs, sequence)
     with pytest.raises(ValueError, match="embedder"):
         export_sentence_embedder(model, exported["preprocessor"], "/nonexistent/x")
+
+
+def test_a_mixed_bfloat16_embedder_exports_bfloat16_weights(tmp_path, exported):
+    import keras
+
+    preprocessor = exported["preprocessor"]
+    keras.config.set_dtype_policy("mixed_bfloat16")  # the conftest fixture resets it
+    embedder = _embedder(preprocessor.tokenizer.vocabulary_size)
+    keras.config.set_dtype_policy("float32")
+    metadata = export_sentence_embedder(embedder, preprocessor, str(tmp_path / "bf16"))
+    assert "bfloat16" in metadata["dtype_policies"]
+    assert "mixed_bfloat16" not in metadata["dtype_policies"]
+    texts = tf.constant(GOOD)
+    served = tf.saved_model.load(str(tmp_path / "bf16")).signatures["embed"](text=texts)
+    embedding = served["embedding"].numpy()
+    assert embedding.dtype == np.float32
+    cosines = np.sum(embedding * embedder(preprocessor(texts)).numpy(), axis=1)
+    assert np.all(cosines > 0.99), cosines
