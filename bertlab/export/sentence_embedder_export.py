@@ -77,13 +77,14 @@ def embedding_functions(embedder, preprocessor, dtype_policy="auto"):
       ValueError: `embedder` does not give `[batch, dim]` outputs.
     """
     exported = inference_copy(embedder, dtype_policy)
+    # (A model with several or dict outputs has no one output shape: refused too.)
+    output_shape = getattr(getattr(exported, "output", None), "shape", None)
+    if output_shape is None or len(output_shape) != 2 or output_shape[-1] is None:
+        raise ValueError(f"`embedder` must output [batch, dim] embeddings, got "
+                         f"{getattr(exported, 'output', None)!r}.")
     forward = constant_weights(exported, INPUT_NAMES)
     tokenizer = preprocessor.tokenizer
     sequence_length = preprocessor.sequence_length
-    output_shape = tuple(exported.output.shape) if hasattr(exported, "output") else ()
-    if len(output_shape) != 2 or output_shape[-1] is None:
-        raise ValueError(f"`embedder` must output [batch, dim] embeddings, got shape "
-                         f"{output_shape}.")
 
     def embed_token_ids(token_ids, segment_ids, padding_mask):
         features = ensure_min_width({"token_ids": token_ids, "segment_ids": segment_ids,

@@ -179,8 +179,12 @@ def test_rejects_a_model_without_vector_outputs(exported):
               for k in ("token_ids", "segment_ids", "padding_mask")}
     sequence = keras.layers.Embedding(10, 4)(inputs["token_ids"])
     model = keras.Model(inputs, sequence)
-    with pytest.raises(ValueError, match="embedder"):
+    with pytest.raises(ValueError, match="`embedder` must output \\[batch, dim\\]"):
         export_sentence_embedder(model, exported["preprocessor"], "/nonexistent/x")
+    encoder = BertEncoder(vocabulary_size=100, num_layers=1, hidden_dim=8, num_heads=2,
+                          intermediate_dim=16, max_sequence_length=8)
+    with pytest.raises(ValueError, match="`embedder` must output"):  # a dict of outputs
+        export_sentence_embedder(encoder, exported["preprocessor"], "/nonexistent/x")
 
 
 def test_a_mixed_bfloat16_embedder_exports_bfloat16_weights(tmp_path, exported):
