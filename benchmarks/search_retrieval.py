@@ -1,18 +1,19 @@
 """Retrieval quality of the search index's embedder, zero-shot, on two held-out sets.
 
 - SQuAD v1.1 `validation.json` (4 articles, 1,067 questions): the corpus is
-  every distinct paragraph (context); each question must find the paragraph it
+  every distinct paragraph (context, 234); each question must find the paragraph it
   was asked about. Reports recall@5 (the headline: is the right paragraph in
   the first 5 results), recall@1, recall@10 and MRR@10.
 - SciTLDR dev (619 papers): the corpus is every abstract (the joined
   `source` sentences); each of a paper's 1-4 TLDRs (the author's and the
-  peer-review-derived ones) is a query that must find its paper. Reports
+  peer-review-derived ones; 1,453 in all) is a query that must find its paper. Reports
   MRR@10 (the headline), recall@1, recall@5, recall@10.
 
 The embedder is the pretrained all-MiniLM-L6-v2 (texts cut at
-`--sequence_length` tokens; 256, its `max_seq_length`: about a tenth of the
-SQuAD paragraphs and most SciTLDR abstracts are longer and are embedded from
-their first 256 tokens), or `--embedder=<sentence-embedder export>`. Corpus
+`--sequence_length` tokens; 256, its `max_seq_length`: 9 of the 234 SQuAD
+validation paragraphs (median 124 tokens) and 161 of the 619 SciTLDR dev
+abstracts (median 211) are longer and are embedded from their first 256
+tokens; no query is), or `--embedder=<sentence-embedder export>`. Corpus
 and queries are embedded with exactly the functions the search SavedModel
 uses (`bertlab.export.search_index_export.embed_corpus`); the ranking is the
 exact dot-product ranking the index's top-k computes, scored by
@@ -27,9 +28,9 @@ top-10 documents as the NumPy ranking (for the first 64 queries).
 
 `--max_documents=N` keeps the first N documents (and the queries that look for
 them); `--max_queries=N` the first N queries: for a quick try, not for a
-result. Not a test: on the 2-core machine the full run embeds ~1,300
-paragraphs/abstracts at up to 256 tokens and ~2,600 queries (minutes, not
-seconds); run it on a quiet machine.
+result. Not a test: the full run embeds 853 paragraphs/abstracts at up to 256
+tokens and 2,520 queries (minutes on the 2-core machine, not seconds); run it
+on a quiet machine.
 """
 
 import argparse
