@@ -6,6 +6,7 @@
 - Writers: `export_text_classifier` (text_classifier_export.py),
   `export_token_classifier` (token_classifier_export.py),
   `export_question_answerer` (question_answerer_export.py),
+  `export_sentence_embedder` (sentence_embedder_export.py),
   `TextGenerationModule` (text_generation_module.py: translation,
   summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
 - Around them: `versioned_export` (version directories, metadata),
@@ -18,6 +19,7 @@ from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIG
                                                    export_text_classifier)
 from bertlab.export.token_classifier_export import export_token_classifier
 from bertlab.export.question_answerer_export import export_question_answerer
+from bertlab.export.sentence_embedder_export import export_sentence_embedder
 from bertlab.export.pretrained_encoder_export import export_pretrained_encoder
 from bertlab.export.versioned_export import (export_new_version, latest_version_dir,
                                              list_versions, read_metadata, write_metadata)
