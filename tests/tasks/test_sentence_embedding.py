@@ -1,6 +1,7 @@
 """SentenceEmbeddingTask on a handful of pairs: splits (carved by pair or by group, a report in
 another format), the stacked two-sided batches, CoSENT and in-batch-negative losses against
-NumPy, Spearman x 100 and MRR@10 over a whole split from collected embeddings, bad configs."""
+NumPy, Spearman x 100 and MRR@10 over a whole split from collected embeddings, a short run of the
+runner on query pairs, bad configs."""
 
 import json
 
@@ -13,6 +14,7 @@ from bertlab.data import DataError
 from bertlab.tasks import EncoderConfig
 from bertlab.tasks.sentence_embedding import (PairDataConfig, SentenceEmbeddingConfig,
                                               SentenceEmbeddingTask, retrieval_scores)
+from bertlab.training import OptimizerConfig, Trainer, TrainerConfig
 
 SENTENCES = ["a man plays a guitar", "a woman is slicing an onion", "the cat sleeps",
              "two dogs run on the beach", "a plane is taking off", "someone rides a horse",
@@ -218,3 +220,21 @@ def test_a_split_of_one_pair_is_a_data_error(files, minilm_dir):
     task = SentenceEmbeddingTask(_config(files, minilm_dir, data=dict(max_validation_examples=1)))
     with pytest.raises(DataError, match="validation split has 1 pair"):
         task.pairs("validation")
+
+
+def test_the_runner_trains_on_query_pairs_and_scores_retrieval(files, minilm_dir, tmp_path):
+    """In-batch negatives through the one runner: 6 steps of 4 (TLDR, abstract) pairs, the
+    validation papers (with all their TLDRs) ranked among their distinct abstracts, the
+    STS report scored by Spearman."""
+    task = SentenceEmbeddingTask(_config(files, minilm_dir, data=dict(
+        format="scitldr", train="papers.jsonl", report_format="stsb"),
+        loss="multiple_negatives_ranking"), global_batch_size=4)
+    trainer = Trainer(task, TrainerConfig(train_steps=6, global_batch_size=4, steps_per_loop=3,
+                                          log_interval=3, checkpoint_interval=0),
+                      OptimizerConfig(learning_rate=1e-3), str(tmp_path / "run"))
+    summary = trainer.train()
+    validation = summary["final_eval"]
+    assert set(validation) == {"loss", "mrr@10", "recall@1", "recall@10", "ndcg@10"}
+    assert validation["recall@10"] == 100.0  # 2 documents: always in the top 10
+    assert 50.0 <= validation["mrr@10"] <= 100.0
+    assert set(trainer.evaluate("report")) == {"loss", "spearman", "pearson"}
