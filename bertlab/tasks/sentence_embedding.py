@@ -209,29 +209,34 @@ class ExampleEmbeddings(keras.metrics.Metric):
         return {**super().get_config(), "capacity": self.capacity, "dim": self.dim}
 
 
-def retrieval_scores(queries, positives, query_embeddings, positive_embeddings):
+def retrieval_scores(positives, query_embeddings, positive_embeddings):
     """Retrieval of each query's positive among the distinct positives, x 100.
 
     Args:
-      queries, positives: the pairs' texts (lists of `n` strings); equal
-        positive texts are one document (SQuAD's paragraphs).
-      query_embeddings, positive_embeddings: `[n, dim]` arrays.
+      positives: the texts of the pairs' positives (a list of `n` strings);
+        equal texts are one document (SQuAD's paragraphs, a SciTLDR abstract
+        with several TLDRs), embedded once (its first row).
+      query_embeddings, positive_embeddings: `[n, dim]` arrays, row i the
+        i-th pair's query and positive.
 
     Returns:
       `{"mrr@10", "recall@1", "recall@10", "ndcg@10"}` (see
-      `bertlab.tasks.embedding_metrics.retrieval_metrics`), x 100.
+      `bertlab.tasks.embedding_metrics.retrieval_metrics`) over the `n`
+      queries, x 100.
+
+    Example:
+    >>> retrieval_scores(["doc A", "doc B"], queries, documents)["mrr@10"]   # [2, dim] each
+    100.0
     """
-    del queries  # each query is its own row, duplicates included
-    documents = {}
+    first_row = {}
     for i, text in enumerate(positives):
-        documents.setdefault(text, i)
-    rows = list(documents.values())
-    column = {text: j for j, text in enumerate(documents)}
-    q = np.asarray(query_embeddings, np.float64)
-    d = np.asarray(positive_embeddings, np.float64)[rows]
-    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    results = retrieval_metrics(q @ d.T, [column[text] for text in positives])
+        first_row.setdefault(text, i)
+    column = {text: j for j, text in enumerate(first_row)}
+    queries = np.asarray(query_embeddings, np.float64)
+    documents = np.asarray(positive_embeddings, np.float64)[list(first_row.values())]
+    queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    documents = documents / np.maximum(np.linalg.norm(documents, axis=1, keepdims=True), 1e-12)
+    results = retrieval_metrics(queries @ documents.T, [column[text] for text in positives])
     return {name: 100.0 * value for name, value in results.items()}
 
 
@@ -423,7 +428,7 @@ class SentenceEmbeddingTask(Task):
         if pairs.scored:
             correlations = pair_correlations(first, second, pairs.scores)
             return {name: 100.0 * value for name, value in correlations.items()}
-        return retrieval_scores(pairs.first, pairs.second, first, second)
+        return retrieval_scores(pairs.second, first, second)
 
     # ---------------------------------------------------------------- export
 

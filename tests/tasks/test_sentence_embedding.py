@@ -181,15 +181,15 @@ def test_spearman_over_the_split_from_collected_embeddings(task):
 
 
 def test_retrieval_scores_rank_each_query_among_distinct_positives():
-    queries = ["q0", "q1", "q2"]
-    positives = ["doc A", "doc B", "doc A"]  # q0 and q2 share doc A: 2 documents
+    positives = ["doc A", "doc B", "doc A"]  # queries 0 and 2 share doc A: 2 documents
     q = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
-    d = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 0.0]])  # the duplicate's row is not used
-    result = retrieval_scores(queries, positives, q, d)
+    d = np.array([[1.0, 0.0], [0.0, 1.0], [-5.0, 0.0]])  # the duplicate's row is not used
+    result = retrieval_scores(positives, q, d)
     # q0: A first (rank 1); q1: A above B (B rank 2); q2: B above A (A rank 2).
     assert result["mrr@10"] == pytest.approx(100 * (1 + 0.5 + 0.5) / 3)
     assert result["recall@1"] == pytest.approx(100 / 3)
     assert result["recall@10"] == pytest.approx(100.0)
+    np.testing.assert_array_equal(q[0], [1.0, 0.0])  # the caller's arrays are left alone
 
 
 @pytest.mark.parametrize("fields, data, name", [
