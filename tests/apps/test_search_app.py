@@ -59,14 +59,16 @@ def test_evaluate_scores_the_export_as_training_did(trained):
                                                 abs=0.5)
 
 
-@pytest.mark.parametrize("name", ["default", "smoke", "chinese_stsb"])
-def test_configs_load(name):
+@pytest.mark.parametrize("name, data_format, loss", [
+    ("default", "stsb", "cosent"), ("smoke", "stsb", "cosent"),
+    ("chinese_stsb", "cnsd", "cosent"), ("scitldr", "scitldr", "multiple_negatives_ranking")])
+def test_configs_load(name, data_format, loss):
     from apps.search.config import SearchTrainingConfig
     from bertlab.config import load_config
 
     config = load_config(SearchTrainingConfig,
                          os.path.join(REPO_ROOT, "configs", "search", f"{name}.yaml"))
     data = config.task.data
-    assert data.holdout_every == 10 and data.validation == "" and config.task.loss == "cosent"
-    assert data.format == ("cnsd" if name == "chinese_stsb" else "stsb")
+    assert data.holdout_every == 10 and data.validation == "" and data.report
+    assert (data.format, config.task.loss) == (data_format, loss)
     assert config.export_dir.startswith("saved_models/search_embedder")
