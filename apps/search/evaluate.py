@@ -24,7 +24,8 @@ import tempfile
 
 from absl import app, flags
 
-from apps.search.config import APP_NAME, REPO_ROOT
+from apps.search.config import APP_NAME, PRETRAINED_SEQUENCE_LENGTH, REPO_ROOT
+from apps.search.training_config import EMBEDDER_EXPORT_DIR
 from bertlab.data import PAIR_FORMATS, DataError, read_sentence_pairs
 from bertlab.export import ExportedModel, write_metadata
 from bertlab.export.sentence_embedder_export import export_sentence_embedder
@@ -32,16 +33,17 @@ from bertlab.models import CheckpointError
 from bertlab.models.sentence_embedder import SentenceEmbedder
 from bertlab.tasks.fine_tuning_cli import run_main
 from bertlab.tasks.encoder_config import resolve_init
-from bertlab.tasks.sentence_embedding import SentenceEmbeddingConfig, SentenceEmbeddingTask
+from bertlab.tasks.sentence_embedding import SentenceEmbeddingTask
 from bertlab.text.bert_preprocessor import BertPreprocessor
 
-flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, "saved_models", "search_embedder"),
+flags.DEFINE_string("model_dir", os.path.join(REPO_ROOT, EMBEDDER_EXPORT_DIR),
                     "An exported version directory, or the base directory (latest version).")
 flags.DEFINE_string("init", None, "Score a pretrained embedder instead of an export: 'minilm' "
                     "or a checkpoint directory (sentence-transformers or Hugging Face BERT "
                     "layout).")
-flags.DEFINE_integer("sequence_length", SentenceEmbeddingConfig().sequence_length,
-                     "With --init: the tokens of a text the embedder reads.")
+flags.DEFINE_integer("sequence_length", PRETRAINED_SEQUENCE_LENGTH,
+                     "With --init: the tokens of a text the embedder reads (default: as "
+                     "apps.search.index reads with a pretrained embedder).")
 flags.DEFINE_string("data", None, "A file of sentence pairs.")
 flags.DEFINE_enum("format", "stsb", PAIR_FORMATS, "The file's format: stsb (STS Benchmark), "
                   "cnsd (Chinese STS-B), scitldr (TLDR -> abstract), squad (question -> "

@@ -19,7 +19,8 @@ import sys
 
 from absl import app
 
-from apps.search.config import APP_NAME, REPO_ROOT, SearchTrainingConfig
+from apps.search.config import APP_NAME, REPO_ROOT
+from apps.search.training_config import SearchTrainingConfig
 from bertlab.tasks import fine_tuning_cli
 from bertlab.tasks.sentence_embedding import SentenceEmbeddingTask
 

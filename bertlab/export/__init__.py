@@ -7,6 +7,7 @@
   `export_token_classifier` (token_classifier_export.py),
   `export_question_answerer` (question_answerer_export.py),
   `export_sentence_embedder` (sentence_embedder_export.py),
+  `export_search_index` (search_index_export.py: embedder, corpus and exact top-k),
   `TextGenerationModule` (text_generation_module.py: translation,
   summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
 - Around them: `versioned_export` (version directories, metadata),
@@ -20,6 +21,7 @@ from bertlab.export.text_classifier_export import (TEXT_SIGNATURE, TOKEN_IDS_SIG
 from bertlab.export.token_classifier_export import export_token_classifier
 from bertlab.export.question_answerer_export import export_question_answerer
 from bertlab.export.sentence_embedder_export import export_sentence_embedder
+from bertlab.export.search_index_export import export_search_index
 from bertlab.export.pretrained_encoder_export import export_pretrained_encoder
 from bertlab.export.versioned_export import (export_new_version, latest_version_dir,
                                              list_versions, read_metadata, write_metadata)

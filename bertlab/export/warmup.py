@@ -28,6 +28,8 @@ from bertlab.export.custom_ops import read_saved_model_proto
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000  # TF Serving reads at most this many.
+# The value of an integer scalar input beside text inputs (the `k` of a search signature).
+SCALAR_INT_VALUE = 3
 
 # Varied lengths and scripts: short, long (truncated by the exports), non-ASCII, empty.
 DEFAULT_TEXTS = (
@@ -139,7 +141,8 @@ def signature_inputs(export_dir):
 def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """Warm-up requests for a signature with the exports' inputs: a batch of one and a
     batch of all `texts` (for `[batch]` string inputs: `text`, and `text_pair` of a
-    sentence-pair model, `question` and `context` of a question answerer), or token
+    sentence-pair model, `question` and `context` of a question answerer; an integer
+    scalar beside them, a search's `k`, gets `SCALAR_INT_VALUE`), or token
     ids of two lengths (for `[batch, length]` int inputs named `token_ids`,
     `segment_ids`, `padding_mask`, `casing_ids`).
 
@@ -151,14 +154,20 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """
     texts = list(texts)
     if "text" in inputs or any(dtype == np.dtype(object) for dtype, _ in inputs.values()):
+        # Integer scalars beside the texts (a search's `k`) get SCALAR_INT_VALUE.
+        scalars = {name: np.array(SCALAR_INT_VALUE, dtype)
+                   for name, (dtype, shape) in inputs.items()
+                   if np.issubdtype(dtype, np.integer) and shape == ()}
         for name, (dtype, shape) in inputs.items():
-            if dtype != np.dtype(object) or shape not in ((-1,), None):
-                raise ValueError(f"Input {name!r} must be tf.string [batch], got {dtype} "
-                                 f"{shape}.")
+            if name not in scalars and (dtype != np.dtype(object) or shape not in ((-1,), None)):
+                raise ValueError(f"Input {name!r} must be tf.string [batch] (or an integer "
+                                 f"scalar), got {dtype} {shape}.")
         # One batch of one and one of all texts; a second string input (`text_pair`,
         # `context`) gets the texts in another order, so that pairs differ.
-        rotated = {name: texts[i:] + texts[:i] for i, name in enumerate(sorted(inputs))}
-        return [{name: values[:1] for name, values in rotated.items()}, rotated]
+        strings = sorted(set(inputs) - set(scalars))
+        rotated = {name: texts[i:] + texts[:i] for i, name in enumerate(strings)}
+        return [{**{name: values[:1] for name, values in rotated.items()}, **scalars},
+                {**rotated, **scalars}]
     examples = []
     for batch, length in ((1, 6), (len(texts), 24)):
         request = {}

@@ -11,7 +11,8 @@ Request (`POST /v1/models/<name>:predict`), exactly one of:
 - row format: `{"instances": [row, ...]}`; a row is the value of the single
   input, or an object `{input: value}` naming every input;
 - columnar format: `{"inputs": value}` (single input) or `{"inputs": {input:
-  batch}}`;
+  batch}}`; a scalar input (a search's `k`) sits beside the batched ones,
+  `{"inputs": {"query": [...], "k": 3}}`;
 plus an optional `"signature_name"` (default `serving_default`). Binary
 strings may be given as `{"b64": "..."}`.
 
@@ -267,11 +268,12 @@ def parse_predict_request(body, signatures, limits=None):
     else:
         columns = _columns_from_inputs(body["inputs"], names)
     inputs = {name: _to_array(columns[name], name, *spec[name], limits) for name in names}
-    rows = {a.shape[0] if a.ndim else None for a in inputs.values()}
+    # A scalar input (a search's `k`) has no batch axis: it applies to every row.
+    rows = {a.shape[0] for a in inputs.values() if a.ndim}
     if len(rows) > 1:
         raise RequestError(f"Inputs differ in batch size: "
                            f"{ {n: list(a.shape) for n, a in inputs.items()} }.")
-    row_count = rows.pop()
+    row_count = rows.pop() if rows else None
     if row_count is not None and limits.max_rows and row_count > limits.max_rows:
         raise RequestError(f"{row_count} rows is more than the limit of {limits.max_rows} per "
                            "request.", status=413)

@@ -26,6 +26,9 @@ tagging, seq2seq, pretraining, and whatever comes next):
    with the task's writer `task.export(model, directory) -> metadata`;
 6. writes `model_dir/summary.json`.
 
+A job with nothing to train (a search index built with a pretrained or an
+exported embedder) takes step 5 alone: `export_job`.
+
 A rerun of a finished run (its checkpoint at `train_steps`) whose export is
 still there, made with the same settings, trains, selects and exports nothing:
 it logs "nothing to train" with the export's version and returns the previous
@@ -221,7 +224,7 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         summary.update(extra_summary or {})
         summary["export"] = None
         if export_dir:
-            summary["export"] = publish(
+            summary["export"] = export_job(
                 export_dir, lambda directory: task.export(trainer.model, directory),
                 metadata={**facts, **(metadata or {})}, versioned=versioned_export)
             summary["export"].update(export_summary or {})
@@ -231,3 +234,22 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         return summary
     finally:
         trainer.close()
+
+
+
+def export_job(export_dir, write_fn, metadata=None, versioned=True, remove_stale=False):
+    """Step 5: writes a job's export through `publish` (a new atomic version, metadata,
+    warm-up, op check, `models.config`), with `write_fn(directory) -> metadata`.
+
+    `train_and_export` calls it after training (it removed leftovers when the job
+    started); a job with nothing to train (`apps.search.index`: an index of a corpus
+    embedded by a pretrained or exported embedder) calls it directly with
+    `remove_stale=True`, which first removes what killed exports left in `export_dir`
+    (stale ones only).
+
+    Returns:
+      `publish`'s record: `{"version", "path", "models_config"}`.
+    """
+    if remove_stale:
+        remove_leftovers(export_dir, versioned)
+    return publish(export_dir, write_fn, metadata=metadata, versioned=versioned)

@@ -1,74 +1,181 @@
-"""End to end, as a user runs it: `python -m apps.search.train` with configs/search/smoke.yaml (a
-1-layer, 32-wide encoder, 48 STS-B pairs) -> an export whose `embed` signature takes raw strings ->
-`python -m apps.search.evaluate` on it scores what training reported; the configs load. (Bad data
-lines are tested in tests/data/test_sentence_pairs.py: one TensorFlow process less here.)"""
+"""The search app, as a user runs it: `apps.search.index` on a 20-document JSONL corpus with a
+tiny sentence-embedder export (1 layer, width 32, MiniLM's vocabulary), then
+`apps.search.query` (printed ranking, `--k` beyond the corpus), the index served by
+`bertlab.serving`'s REST API (`{"instances": [{"query": ...}]}` and the `search`
+signature with `k`); a missing corpus file and bad flags refused before anything loads;
+the corpus reader's errors.
+
+With a random embedder nothing is semantically close, but a document's own text embeds
+to its own vector (cosine 1), so querying it finds it first."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (the export's tokenizer ops)
 
+from apps.search.corpus import CorpusError, read_corpus
+from apps.search.index import build_index
+from bertlab.export import publish, read_metadata
+from bertlab.export.sentence_embedder_export import export_sentence_embedder
+from bertlab.models.bert_encoder import BertEncoder
+from bertlab.models.sentence_embedder import SentenceEmbedder
+from bertlab.text import BertPreprocessor
 from tests.apps.app_process import run_app
-from tests.conftest import REPO_ROOT
+from tests.serving.helpers import http
 
-REPORT_PAIRS = 40
+DOCUMENTS = [
+    "The Eiffel Tower was designed by the firm of Gustave Eiffel.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar.",
+    "The Nile is the longest river in Africa.",
+    "A man is playing a guitar on stage.",
+    "Stock markets fell sharply on Monday after the report.",
+    "The recipe needs two eggs, flour and a pinch of salt.",
+    "Rain is expected tomorrow in London and Paris.",
+    "Mount Everest is the highest mountain above sea level.",
+    "北京是中华人民共和国的首都。",
+    "Grüße aus Köln — the cathedral took 632 years to finish.",
+    "Penguins cannot fly but swim very well.",
+    "The library opens at nine and closes at six.",
+    "Water boils at 100 degrees Celsius at sea level.",
+    "The first moon landing was in 1969.",
+    "Cats sleep for most of the day.",
+    "Python is a popular programming language.",
+    "The Great Wall of China is thousands of kilometres long.",
+    "Coffee contains caffeine, a mild stimulant.",
+    "A violin has four strings.",
+    "Tea was first drunk in China.",
+]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir):
-    tmp = tmp_path_factory.mktemp("search")
-    lines = (data_dir / "stsbenchmark" / "sts-dev.csv").read_text("utf-8").splitlines()
-    report = tmp / "report.csv"
-    report.write_text("\n".join(lines[:REPORT_PAIRS]) + "\n", encoding="utf-8")
-    out = run_app("apps.search.train", "--config=configs/search/smoke.yaml",
-                  f"--data_dir={data_dir}", f"--model_dir={tmp}/run",
-                  f"--export_dir={tmp}/export", f"--set=task.data.report={report}").stdout
-    with open(tmp / "run" / "summary.json") as f:
-        summary = json.load(f)
-    return dict(tmp=tmp, report=report, printed=json.loads(out.strip().splitlines()[-1]),
-                summary=summary)
+def built(tmp_path_factory, minilm_dir):
+    root = tmp_path_factory.mktemp("search_app")
+    base = root / "saved_models"
+    preprocessor = BertPreprocessor.from_pretrained(minilm_dir, sequence_length=16,
+                                                    pad_to_longest=True)
+    encoder = BertEncoder(vocabulary_size=preprocessor.tokenizer.vocabulary_size, num_layers=1,
+                          hidden_dim=32, num_heads=2, intermediate_dim=64,
+                          max_sequence_length=32, dropout=0.0)
+    embedder_dir = base / "embedder"
+    publish(str(embedder_dir),
+            lambda d: export_sentence_embedder(SentenceEmbedder(encoder), preprocessor, d))
+    corpus = root / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t, "extra": 1},
+                                         ensure_ascii=False) + "\n"
+                              for i, t in enumerate(DOCUMENTS)) + "\n", encoding="utf-8")
+    index = run_app("apps.search.index", f"--corpus={corpus}", f"--embedder={embedder_dir}",
+                    "--k=3", "--batch_size=8", f"--export_dir={base / 'search'}")
+    return dict(root=root, base=base, corpus=corpus, embedder_dir=embedder_dir, index=index)
 
 
-def test_train_chooses_by_spearman_and_exports_an_embedder(trained):
-    summary = trained["summary"]
-    assert summary["best"]["metric"] == "spearman"
-    assert {"spearman", "pearson"} <= set(summary["best"]["results"])
-    assert -100.0 <= summary["report"]["spearman"] <= 100.0
-    version = trained["tmp"] / "export" / "1"
-    assert trained["printed"]["export"]["path"] == str(version)
-    with open(version / "assets.extra" / "bertlab_export.json") as f:
-        metadata = json.load(f)
-    assert metadata["task"] == "sentence_embedding" and metadata["loss"] == "cosent"
-    assert metadata["embedding_dim"] == 32 and metadata["app"] == "search"
-    embed = tf.saved_model.load(str(version)).signatures["embed"]
-    vectors = embed(text=tf.constant(["A plane is taking off.", "", "a dog"]))["embedding"]
-    assert vectors.shape == (3, 32)
-    np.testing.assert_allclose(np.linalg.norm(vectors.numpy(), axis=1), 1.0, rtol=1e-5)
+@pytest.fixture(scope="module")
+def queried(built):
+    """`query` of two documents' texts with `--k` beyond the corpus."""
+    return run_app("apps.search.query", f"--model_dir={built['base'] / 'search'}", "--k=25",
+                   DOCUMENTS[3], DOCUMENTS[8])
 
 
-def test_evaluate_scores_the_export_as_training_did(trained):
-    export = f"--model_dir={trained['tmp']}/export"
-    evaluate = run_app("apps.search.evaluate", export, f"--data={trained['report']}")
-    results = json.loads(evaluate.stdout.strip().splitlines()[-1])
-    assert results["pairs"] == REPORT_PAIRS and results["format"] == "stsb"
-    # The SavedModel on raw strings embeds as training's in-graph evaluation did.
-    assert results["spearman"] == pytest.approx(trained["summary"]["report"]["spearman"],
-                                                abs=0.5)
+def test_index_publishes_a_version_with_its_metadata(built):
+    path = built["base"] / "search" / "1"
+    assert f"Exported {path}" in built["index"].stdout
+    assert "embedding" in built["index"].stderr  # the progress bar
+    metadata = read_metadata(str(path))
+    assert {k: metadata[k] for k in ("task", "app", "k", "corpus_size", "embedding_dim")} == {
+        "task": "search_index", "app": "search", "k": 3, "corpus_size": 20, "embedding_dim": 32}
+    assert metadata["embedder_source"] == str(built["embedder_dir"] / "1")
+    assert (built["base"] / "models.config").is_file()
 
 
-@pytest.mark.parametrize("name, data_format, loss", [
-    ("default", "stsb", "cosent"), ("smoke", "stsb", "cosent"),
-    ("chinese_stsb", "cnsd", "cosent"), ("scitldr", "scitldr", "multiple_negatives_ranking")])
-def test_configs_load(name, data_format, loss):
-    from apps.search.config import SearchTrainingConfig
-    from bertlab.config import load_config
+def test_query_prints_the_ranking_and_k_beyond_the_corpus_gives_all(queried):
+    blocks = queried.stdout.strip().split("\n\n")
+    assert len(blocks) == 2
+    for block, own in zip(blocks, ("d3", "d8")):
+        lines = block.splitlines()
+        assert lines[0].startswith("query: ")
+        ranked = [line.split("\t") for line in lines[1:]]
+        assert len(ranked) == len(DOCUMENTS)
+        assert ranked[0][0].strip() == "1. " + own and float(ranked[0][1]) == pytest.approx(
+            1.0, abs=1e-4)
+        assert ranked[0][2] == DOCUMENTS[int(own[1:])]
+        scores = [float(r[1]) for r in ranked]
+        assert scores == sorted(scores, reverse=True)
 
-    config = load_config(SearchTrainingConfig,
-                         os.path.join(REPO_ROOT, "configs", "search", f"{name}.yaml"))
-    data = config.task.data
-    assert data.holdout_every == 10 and data.validation == "" and data.report
-    assert (data.format, config.task.loss) == (data_format, loss)
-    assert config.export_dir.startswith("saved_models/search_embedder")
+
+def test_bad_corpora_and_flags_are_refused_before_anything_loads(built, tmp_path):
+    # (`main` prints these as "index: error: ..." and exits 1.)
+    args = dict(embedder=str(built["embedder_dir"]), k=3, batch_size=8, sequence_length=16,
+                corpus_dtype="float32", export_dir=str(tmp_path / "search"))
+    with pytest.raises(CorpusError, match="Corpus file not found: .*missing.jsonl"):
+        build_index(str(tmp_path / "missing.jsonl"), **args)
+    for flag, value in (("k", 0), ("batch_size", -1), ("sequence_length", 2)):
+        with pytest.raises(ValueError, match=f"--{flag} must be at least"):
+            build_index(str(built["corpus"]), **{**args, flag: value})
+    with pytest.raises(FileNotFoundError, match="no_embedder"):
+        build_index(str(built["corpus"]), **{**args, "embedder": str(tmp_path / "no_embedder")})
+    assert not (tmp_path / "search").exists()
+
+
+def test_served_by_the_rest_server(built):
+    from bertlab.serving.model_registry import ModelRegistry
+    from bertlab.serving.rest_server import BackgroundServer, create_app
+
+    registry = ModelRegistry(str(built["base"]), poll_interval_s=0).start()
+    server = BackgroundServer(create_app(registry)).start()
+    try:
+        url = f"{server.url}/v1/models/search"
+        status, body = http(f"{url}:predict", {"instances": [{"query": DOCUMENTS[0]},
+                                                              {"query": ""}]})
+        assert status == 200, body
+        first, empty = body["predictions"]
+        assert first["ids"][0] == "d0" and first["texts"][0] == DOCUMENTS[0]
+        assert len(first["ids"]) == len(empty["ids"]) == 3
+        status, body = http(f"{url}:predict", {"signature_name": "search",
+                                               "inputs": {"query": [DOCUMENTS[5]], "k": 30}})
+        assert status == 200, body
+        assert body["outputs"]["ids"][0][0] == "d5" and len(body["outputs"]["ids"][0]) == 20
+        status, body = http(f"{url}:predict", {"signature_name": "search",
+                                               "inputs": {"query": ["x"], "k": 0}})
+        assert status == 400 and "`k` must be at least 1" in body["error"]
+    finally:
+        server.stop()
+        registry.stop()
+
+
+def test_the_index_embeds_as_its_embedder_export(built):
+    search = tf.saved_model.load(str(built["base"] / "search" / "1"))
+    embedder = tf.saved_model.load(str(built["embedder_dir"] / "1"))
+    texts = tf.constant(DOCUMENTS[:4] + [""])
+    np.testing.assert_allclose(search.signatures["embed"](text=texts)["embedding"].numpy(),
+                               embedder.signatures["embed"](text=texts)["embedding"].numpy(),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.jsonl", '{"id": "a", "text": "x"}\n\n{"id": "b", "text": \n', "line 3: not a JSON"),
+    ("bad2.jsonl", '{"id": "a", "text": "x"}\n{"id": "b"}\n', 'line 2: each line must be'),
+    ("bad3.jsonl", '{"id": true, "text": "x"}\n', 'line 1: "id" must be'),
+    ("bad4.jsonl", '{"id": 1, "text": ["x"]}\n', 'line 1: "text" must be a string'),
+    ("bad.tsv", "a\tx\nb without a tab\n", "line 2: expected id<TAB>text"),
+    ("dup.tsv", "id\ttext\na\tx\nb\ty\na\tz\n", "line 4: id 'a' is repeated \\(first on line 2"),
+    ("dup.jsonl", '{"id": 7, "text": "x"}\n{"id": "7", "text": "y"}\n', "id '7' is repeated"),
+    ("empty.tsv", "\n  \n", "holds no document"),
+    ("header.tsv", "id\ttext\n", "holds no document"),
+    ("noid.tsv", "\tx\n", "line 1: the id is empty"),
+])
+def test_corpus_errors_name_the_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError, match=message):
+        read_corpus(path)
+
+
+def test_corpus_formats(tmp_path):
+    tsv = tmp_path / "docs.txt"
+    tsv.write_bytes(b"a\tfirst\ttext with a tab\n\nb\tcaf\xc3 bad\r\n")
+    assert read_corpus(tsv) == (["a", "b"], ["first\ttext with a tab", "caf\ufffd bad"])
+    sniffed = tmp_path / "docs.data"
+    sniffed.write_text('{"id": 1, "text": "one"}\n', encoding="utf-8")
+    assert read_corpus(sniffed) == (["1"], ["one"])
+    with pytest.raises(CorpusError, match="not found"):
+        read_corpus(tmp_path / "none.jsonl")

@@ -89,3 +89,14 @@ def test_default_examples_follow_the_signatures(exports):
     assert [q != c for q, c in zip(many["question"], many["context"])] == [True] * len(
         many["question"])
     assert warmup_path("x").endswith("x/assets.extra/tf_serving_warmup_requests")
+
+
+def test_default_examples_give_an_integer_scalar_beside_texts_a_value():
+    # A search signature: `query` strings and a scalar `k`.
+    one, many = default_warmup_examples({"query": (np.dtype(object), (-1,)),
+                                         "k": (np.dtype(np.int32), ())})
+    assert len(one["query"]) == 1 and len(many["query"]) > 1
+    assert one["k"].shape == () and one["k"].dtype == np.int32 and int(many["k"]) >= 1
+    with pytest.raises(ValueError, match="'k' must be tf.string"):
+        default_warmup_examples({"query": (np.dtype(object), (-1,)),
+                                 "k": (np.dtype(np.float32), ())})

@@ -123,6 +123,19 @@ def test_columnar_format():
         _assert_inputs(inputs, {"text": _object_array([b"x", b"y"])})
 
 
+def test_columnar_scalar_beside_a_batch():
+    search = {"search": {"query": (np.dtype(object), (-1,)), "k": (np.dtype(np.int32), ())}}
+    signature, inputs, rows = parse_predict_request(
+        {"signature_name": "search", "inputs": {"query": ["a", "b"], "k": 3}}, search)
+    assert (signature, rows) == ("search", False)
+    _assert_inputs(inputs, {"query": _object_array([b"a", b"b"]),
+                            "k": np.array(3, np.int32)})
+    # Rows give every input a batch axis: a scalar input cannot be sent as rows.
+    with pytest.raises(RequestError, match="Input 'k' must have rank 0"):
+        parse_predict_request({"signature_name": "search",
+                               "instances": [{"query": "a", "k": 3}]}, search)
+
+
 def test_numbers_booleans_and_shapes():
     _, inputs, _ = parse_predict_request({"instances": [[1, 2.5, -3], [0, 0.125, 1e3]]},
                                          FEATURES)

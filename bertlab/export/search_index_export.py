@@ -1,0 +1,177 @@
+"""SavedModel of a semantic search index: a question in, the closest documents of a corpus out.
+
+The SavedModel holds everything a stock TF Serving needs to answer a search:
+the sentence embedder (tokenizer and encoder), the corpus's embeddings, ids
+and texts, and an exact top-k (one matmul of the query embeddings with all
+corpus embeddings, then `tf.math.top_k`). No vector database, no Python.
+
+Signatures (TF Serving; `saved_model_cli show --all` lists them):
+- `serving_default`: input `query` tf.string `[None]`; outputs `ids`
+  tf.string `[None, k]`, `scores` float32 `[None, k]` (descending) and
+  `texts` tf.string `[None, k]`, with `k` the index's default (`k` of
+  `export_search_index`, at most the corpus size).
+- `search`: inputs `query` tf.string `[None]` and `k` int32 scalar; the same
+  outputs with `[None, min(k, corpus size)]`: a `k` larger than the corpus is
+  clipped to the corpus size (every document, ranked); a `k` below 1 is
+  refused with an `InvalidArgumentError` ("`k` must be at least 1"; HTTP 400
+  from a server), not clipped, since asking for no result is a client's bug.
+- `embed`: input `text` tf.string `[None]`; output `embedding` float32
+  `[None, dim]` (the embedder's, e.g. to add documents elsewhere).
+
+Scores are dot products of the query's and the documents' embeddings: cosine
+similarities for a normalizing embedder (all-MiniLM-L6-v2 normalizes). Equal
+scores rank the lower corpus index first (`tf.math.top_k`'s rule), so results
+are deterministic. Every query is answered: an empty query, invalid UTF-8 and
+a 10,000-character query (truncated to the embedder's `sequence_length`
+tokens) all get `k` results, like any other text.
+
+The corpus lives in variables, not graph constants: `saved_model.pb` stays
+small whatever the corpus (a protobuf cannot exceed 2 GiB; 100,000 documents
+of dimension 384 are 154 MB in float32). `corpus_dtype="bfloat16"` halves
+that, at the cost of about 3 significant digits per component (scores are
+within ~1e-2 of float32's; near-ties may swap); the matmul still runs in
+float32. The search is exact and linear in the corpus size: about 2*N*dim
+flops per query (40 MFLOP for 50,000 documents of 384), beside the encoder's
+cost; an approximate index only pays off far beyond that.
+
+Example:
+>>> functions = embedding_functions(embedder, preprocessor)   # sentence_embedder_export
+>>> embeddings = embed_corpus(functions, texts, batch_size=64)
+>>> export_search_index(functions, ids, texts, embeddings, "/tmp/search/1", k=10)
+>>> search = tf.saved_model.load("/tmp/search/1").signatures["search"]
+>>> search(query=tf.constant(["who wrote it?"]), k=tf.constant(3))["ids"]
+<tf.Tensor: shape=(1, 3), dtype=string, numpy=array([[b'd7', b'd2', b'd9']], dtype=object)>
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from bertlab.export.sentence_embedder_export import EMBED_SIGNATURE, write_signatures
+
+SEARCH_SIGNATURE = "search"
+TASK = "search_index"
+CORPUS_DTYPES = ("float32", "bfloat16")
+
+
+def embed_corpus(functions, texts, batch_size=64, progress=None):
+    """The embeddings of `texts`, computed in batches with the export's own graph.
+
+    Args:
+      functions: `EmbeddingFunctions` (`embedding_functions` of a Keras
+        embedder, or `load_embedding_functions` of an embedder export).
+      texts: a list of `str` (or UTF-8 `bytes`).
+      batch_size: texts per call.
+      progress: optional `progress(count)`, called after each batch with the
+        number of texts it embedded (a progress bar's `update`).
+
+    Returns:
+      float32 `[len(texts), dim]` numpy array.
+
+    Raises:
+      ValueError: `batch_size` is not positive.
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"`batch_size` must be positive, got {batch_size}.")
+    embed = tf.function(functions.embed_text,
+                        input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+    dim = functions.metadata["embedding_dim"]
+    parts = [np.zeros((0, dim), np.float32)]
+    for start in range(0, len(texts), int(batch_size)):
+        batch = list(texts[start:start + int(batch_size)])
+        parts.append(embed(tf.constant(batch, tf.string)).numpy().astype(np.float32))
+        if progress is not None:
+            progress(len(batch))
+    return np.concatenate(parts, axis=0)
+
+
+def _check_corpus(ids, texts, embeddings, dim):
+    """The corpus as lists and a float32 array; a `ValueError` naming what is wrong."""
+    ids = [str(i) for i in ids]
+    texts = [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in texts]
+    embeddings = np.asarray(embeddings, np.float32)
+    if not ids:
+        raise ValueError("`ids` is empty: a search index needs at least one document.")
+    if len(texts) != len(ids) or embeddings.ndim != 2 or embeddings.shape[0] != len(ids):
+        raise ValueError(f"`ids`, `texts` and `embeddings` must hold one row per document; got "
+                         f"{len(ids)} ids, {len(texts)} texts and embeddings of shape "
+                         f"{embeddings.shape}.")
+    if embeddings.shape[1] != dim:
+        raise ValueError(f"`embeddings` have dimension {embeddings.shape[1]}, the embedder's "
+                         f"is {dim}.")
+    if not np.all(np.isfinite(embeddings)):
+        raise ValueError("`embeddings` hold non-finite values.")
+    seen = set()
+    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+    if duplicates:
+        raise ValueError(f"`ids` must be unique; repeated: {duplicates[:10]}.")
+    return ids, texts, embeddings
+
+
+def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dtype="float32"):
+    """Writes the search SavedModel (see the module docstring) at `path`.
+
+    Args:
+      functions: `EmbeddingFunctions` of the embedder that made `embeddings`
+        (`embedding_functions(embedder, preprocessor)` or
+        `load_embedding_functions(export_dir)`); queries are embedded with it.
+      ids: the documents' ids (unique; stored as strings).
+      texts: the documents' texts, returned with each result.
+      embeddings: float `[len(ids), dim]`, e.g. `embed_corpus(functions, texts)`.
+      path: the SavedModel directory (`bertlab.export.publish` writes it as a
+        new version).
+      k: the number of results of `serving_default`, clipped to the corpus
+        size (`search` takes its own `k`).
+      corpus_dtype: "float32" or "bfloat16" (half the size, ~1e-2 score error).
+
+    Returns:
+      The metadata: `task` ("search_index"), `k` (after clipping), `corpus_size`,
+      `embedding_dim`, `corpus_dtype`, `embedder` (the embedder's metadata).
+
+    Raises:
+      ValueError: an empty corpus, ids/texts/embeddings of different lengths,
+        repeated ids, a dimension other than the embedder's, `k` < 1, or an
+        unknown `corpus_dtype`.
+    """
+    dim = int(functions.metadata["embedding_dim"])
+    ids, texts, embeddings = _check_corpus(ids, texts, embeddings, dim)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"`k` must be a positive integer, got {k!r}.")
+    if corpus_dtype not in CORPUS_DTYPES:
+        raise ValueError(f"`corpus_dtype` must be one of {CORPUS_DTYPES}, got {corpus_dtype!r}.")
+    size = len(ids)
+    default_k = min(int(k), size)
+    corpus = tf.Variable(tf.constant(embeddings, tf.dtypes.as_dtype(corpus_dtype)),
+                         trainable=False, name="corpus_embeddings")
+    corpus_ids = tf.Variable(tf.constant(ids, tf.string), trainable=False, name="corpus_ids")
+    corpus_texts = tf.Variable(tf.constant(texts, tf.string), trainable=False,
+                               name="corpus_texts")
+
+    def top_k(query, count):
+        """`count`: a Python int (static shape) or an int32 scalar tensor, in [1, size]."""
+        scores = tf.matmul(functions.embed_text(query), tf.cast(corpus, tf.float32),
+                           transpose_b=True)
+        values, indices = tf.math.top_k(scores, count, sorted=True)
+        return {"ids": tf.gather(corpus_ids, indices), "scores": values,
+                "texts": tf.gather(corpus_texts, indices)}
+
+    def serve_default(query):
+        return top_k(tf.reshape(query, [-1]), default_k)
+
+    def serve_search(query, k):
+        k = tf.convert_to_tensor(k, tf.int32)
+        check = tf.debugging.assert_greater_equal(k, 1, message="`k` must be at least 1")
+        with tf.control_dependencies([check]):
+            count = tf.minimum(k, size)
+        return top_k(tf.reshape(query, [-1]), count)
+
+    def serve_embed(text):
+        return {"embedding": functions.embed_text(text)}
+
+    query_spec = tf.TensorSpec([None], tf.string, name="query")
+    write_signatures(path, [*functions.tracked, corpus, corpus_ids, corpus_texts], {
+        "serving_default": (serve_default, [query_spec]),
+        SEARCH_SIGNATURE: (serve_search, [query_spec, tf.TensorSpec([], tf.int32, name="k")]),
+        EMBED_SIGNATURE: (serve_embed, [tf.TensorSpec([None], tf.string, name="text")]),
+    })
+    return {"task": TASK, "k": default_k, "corpus_size": size, "embedding_dim": dim,
+            "corpus_dtype": corpus_dtype, "embedder": dict(functions.metadata)}
