@@ -31,8 +31,8 @@ from bertlab.export import ExportedModel, write_metadata
 from bertlab.export.sentence_embedder_export import export_sentence_embedder
 from bertlab.models import CheckpointError
 from bertlab.models.sentence_embedder import SentenceEmbedder
-from bertlab.tasks.fine_tuning_cli import run_main
 from bertlab.tasks.encoder_config import resolve_init
+from bertlab.tasks.fine_tuning_cli import run_main
 from bertlab.tasks.sentence_embedding import SentenceEmbeddingTask
 from bertlab.text.bert_preprocessor import BertPreprocessor
 
@@ -53,12 +53,20 @@ flags.mark_flag_as_required("data")
 FLAGS = flags.FLAGS
 
 
+def embed_texts(model, texts, batch_size):
+    """float32 `[len(texts), dim]` embeddings of `texts` through an `ExportedModel` of a
+    sentence embedder; each distinct text is embedded once (a SciTLDR abstract with
+    several TLDRs, a SQuAD paragraph with several questions)."""
+    distinct = list(dict.fromkeys(texts))
+    row = {text: i for i, text in enumerate(distinct)}
+    embeddings = model.run(distinct, batch_size)["embedding"]
+    return embeddings[[row[text] for text in texts]]
+
+
 def embed_pairs(model, pairs, batch_size):
-    """`(first, second)` float32 `[n, dim]` embeddings of both sides of `SentencePairs`
-    through an `ExportedModel` of a sentence embedder."""
-    first = model.run(pairs.first, batch_size)["embedding"]
-    second = model.run(pairs.second, batch_size)["embedding"]
-    return first, second
+    """`(first, second)` float32 `[n, dim]` embeddings of both sides of `SentencePairs`."""
+    return (embed_texts(model, pairs.first, batch_size),
+            embed_texts(model, pairs.second, batch_size))
 
 
 def export_pretrained(init, sequence_length, directory):
