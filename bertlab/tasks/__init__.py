@@ -16,8 +16,9 @@
   decoded text and exported as a text-generation SavedModel.
 - `SentenceEmbeddingTask` (sentence_embedding.py): a `SentenceEmbedder` fine-tuned on
   scored pairs (CoSENT, STS-B) or (query, positive) pairs (in-batch negatives),
-  judged by STS Spearman or retrieval MRR@10 over a whole split
-  (`embedding_metrics.py`), exported with its tokenizer (raw strings in).
+  judged by STS Spearman or retrieval MRR@10 over a whole split (the pairs'
+  embeddings collected by `ExampleEmbeddings`, example_embeddings.py, scored by
+  `embedding_metrics.py`), exported with its tokenizer (raw strings in).
 - `EncoderConfig` (encoder_config.py): MiniLM, a checkpoint directory, or a
   fresh encoder with a given or learned vocabulary; `FineTuningConfig`
   (fine_tuning_config.py): the settings the fine-tuning task configs share.
