@@ -1,4 +1,5 @@
-"""Input data: readers for labelled text files and TFDS datasets, length bucketing."""
+"""Input data: readers for labelled text files, sentence pairs (STS, query/positive) and TFDS
+datasets, length bucketing."""
 
 from bertlab.data.length_bucketing import DEFAULT_BOUNDARIES, bucket_by_length
 from bertlab.data.readers import (
@@ -11,6 +12,8 @@ from bertlab.data.readers import (
     read_labeled_sentences,
     read_text_lines,
 )
+from bertlab.data.sentence_pairs import (PAIR_FORMATS, QUERY_FORMATS, SCORED_FORMATS,
+                                         SentencePairs, read_sentence_pairs)
 from bertlab.data.squad_json import (AnswerSpans, QuestionExample, SpanCounts, answer_spans,
                                      locate_answer, read_squad_json, split_by_article)
 from bertlab.data.tfds_sources import (is_tfds_source, load_tfds_sentences, load_tfds_tagged,

@@ -14,6 +14,11 @@
 - `Seq2SeqTask` (seq2seq.py): teacher-forced translation/summarization with
   label smoothing; with a `GenerationSetup` it is judged by BLEU/ROUGE of
   decoded text and exported as a text-generation SavedModel.
+- `SentenceEmbeddingTask` (sentence_embedding.py): a `SentenceEmbedder` fine-tuned on
+  scored pairs (CoSENT, STS-B) or (query, positive) pairs (in-batch negatives),
+  judged by STS Spearman or retrieval MRR@10 over a whole split (the pairs'
+  embeddings collected by `ExampleEmbeddings`, example_embeddings.py, scored by
+  `embedding_metrics.py`), exported with its tokenizer (raw strings in).
 - `EncoderConfig` (encoder_config.py): MiniLM, a checkpoint directory, or a
   fresh encoder with a given or learned vocabulary; `FineTuningConfig`
   (fine_tuning_config.py): the settings the fine-tuning task configs share.
@@ -29,6 +34,8 @@ from bertlab.tasks.text_classification import (TextClassificationConfig,
                                                TextClassificationTask, TextDataConfig)
 from bertlab.tasks.question_answering import (QuestionAnsweringConfig, QuestionAnsweringTask,
                                               QuestionDataConfig)
+from bertlab.tasks.sentence_embedding import (PairDataConfig, SentenceEmbeddingConfig,
+                                              SentenceEmbeddingTask)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask, Seq2SeqTaskConfig
 from bertlab.tasks.token_classification import (TaggedDataConfig, TokenClassificationConfig,
                                                 TokenClassificationTask)
