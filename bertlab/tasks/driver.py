@@ -236,7 +236,6 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
         trainer.close()
 
 
-
 def export_job(export_dir, write_fn, metadata=None, versioned=True, remove_stale=False):
     """Step 5: writes a job's export through `publish` (a new atomic version, metadata,
     warm-up, op check, `models.config`), with `write_fn(directory) -> metadata`.
