@@ -17,6 +17,10 @@ Signatures (TF Serving; `saved_model_cli show --all` lists them):
   from a server), not clipped, since asking for no result is a client's bug.
 - `embed`: input `text` tf.string `[None]`; output `embedding` float32
   `[None, dim]` (the embedder's, e.g. to add documents elsewhere).
+- `answer` (only with a `reader`): input `question` tf.string `[None]`; the
+  best answer among the top `read_top` documents read by a question-answerer
+  export (`retrieve_then_read`: outputs `answer`, `score`, `document_id`,
+  `document_text`, `start`, `end`, `retrieval_score`, each `[None]`).
 
 Scores are dot products of the query's and the documents' embeddings: cosine
 similarities for a normalizing embedder (all-MiniLM-L6-v2 normalizes). Equal
@@ -46,6 +50,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from bertlab.export.retrieve_then_read import ANSWER_SIGNATURE, read_retrieved
 from bertlab.export.sentence_embedder_export import EMBED_SIGNATURE, write_signatures
 
 SEARCH_SIGNATURE = "search"
@@ -107,7 +112,8 @@ def _check_corpus(ids, texts, embeddings, dim):
     return ids, texts, embeddings
 
 
-def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dtype="float32"):
+def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dtype="float32",
+                        reader=None, read_top=5):
     """Writes the search SavedModel (see the module docstring) at `path`.
 
     Args:
@@ -122,15 +128,20 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
       k: the number of results of `serving_default`, clipped to the corpus
         size (`search` takes its own `k`).
       corpus_dtype: "float32" or "bfloat16" (half the size, ~1e-2 score error).
+      reader: None, or a `retrieve_then_read.Reader` (`load_reader(qa_export_dir)`):
+        adds the `answer` signature, which reads the top `read_top` documents.
+      read_top: documents the reader reads per question (clipped to the corpus size).
 
     Returns:
       The metadata: `task` ("search_index"), `k` (after clipping), `corpus_size`,
-      `embedding_dim`, `corpus_dtype`, `embedder` (the embedder's metadata).
+      `embedding_dim`, `corpus_dtype`, `embedder` (the embedder's metadata); with
+      a reader also `reader` (its metadata and `source`) and `read_top` (after
+      clipping).
 
     Raises:
       ValueError: an empty corpus, ids/texts/embeddings of different lengths,
-        repeated ids, a dimension other than the embedder's, `k` < 1, or an
-        unknown `corpus_dtype`.
+        repeated ids, a dimension other than the embedder's, `k` < 1, an
+        unknown `corpus_dtype`, or `read_top` < 1.
     """
     dim = int(functions.metadata["embedding_dim"])
     ids, texts, embeddings = _check_corpus(ids, texts, embeddings, dim)
@@ -138,6 +149,9 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
         raise ValueError(f"`k` must be a positive integer, got {k!r}.")
     if corpus_dtype not in CORPUS_DTYPES:
         raise ValueError(f"`corpus_dtype` must be one of {CORPUS_DTYPES}, got {corpus_dtype!r}.")
+    if reader is not None and (isinstance(read_top, bool) or
+                               not isinstance(read_top, (int, np.integer)) or read_top < 1):
+        raise ValueError(f"`read_top` must be a positive integer, got {read_top!r}.")
     size = len(ids)
     default_k = min(int(k), size)
     corpus = tf.Variable(tf.constant(embeddings, tf.dtypes.as_dtype(corpus_dtype)),
@@ -168,10 +182,26 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
         return {"embedding": functions.embed_text(text)}
 
     query_spec = tf.TensorSpec([None], tf.string, name="query")
-    write_signatures(path, [*functions.tracked, corpus, corpus_ids, corpus_texts], {
+    endpoints = {
         "serving_default": (serve_default, [query_spec]),
         SEARCH_SIGNATURE: (serve_search, [query_spec, tf.TensorSpec([], tf.int32, name="k")]),
         EMBED_SIGNATURE: (serve_embed, [tf.TensorSpec([None], tf.string, name="text")]),
-    })
-    return {"task": TASK, "k": default_k, "corpus_size": size, "embedding_dim": dim,
-            "corpus_dtype": corpus_dtype, "embedder": dict(functions.metadata)}
+    }
+    metadata = {"task": TASK, "k": default_k, "corpus_size": size, "embedding_dim": dim,
+                "corpus_dtype": corpus_dtype, "embedder": dict(functions.metadata)}
+    tracked = [*functions.tracked, corpus, corpus_ids, corpus_texts]
+    if reader is not None:
+        read_count = min(int(read_top), size)
+
+        def serve_answer(question):
+            question = tf.reshape(question, [-1])
+            found = top_k(question, read_count)
+            return read_retrieved(reader, question, found["ids"], found["texts"],
+                                  found["scores"])
+
+        endpoints[ANSWER_SIGNATURE] = (serve_answer,
+                                       [tf.TensorSpec([None], tf.string, name="question")])
+        tracked += list(reader.tracked)
+        metadata.update(reader=dict(reader.metadata), read_top=read_count)
+    write_signatures(path, tracked, endpoints)
+    return metadata
