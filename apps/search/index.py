@@ -2,6 +2,7 @@
 
     python -m apps.search.index --corpus=docs.jsonl --export_dir=saved_models/search
     python -m apps.search.index --corpus=docs.tsv --embedder=saved_models/embedder --k=5
+    python -m apps.search.index --corpus=docs.jsonl --reader=saved_models/qa --read_top=5
 
 Reads the corpus (`apps/search/corpus.py`: JSONL `{"id", "text"}` or TSV
 `id<TAB>text`), embeds every document in batches (with a progress bar), and
@@ -22,6 +23,12 @@ The embedder (`--embedder`):
   weights), with no Keras model or checkpoint, which an export does not hold
   (its weights are graph constants). Rebuilding a Keras model instead would
   need the training run's files and could drift from what was exported.
+
+The reader (`--reader`, optional): a question-answerer export (`apps.qa`'s,
+base or version directory). The index then also answers questions
+(`bertlab.export.retrieve_then_read`): its `answer` signature retrieves the
+top `--read_top` documents, the QA export reads each, and the best answer
+(highest reader score, empty answers skipped) comes back with its document.
 """
 
 import os
@@ -34,6 +41,7 @@ from apps.search.config import (APP_NAME, DEFAULT_EXPORT_DIR, DEFAULT_K,
                                 PRETRAINED_SEQUENCE_LENGTH, REPO_ROOT)
 from apps.search.corpus import CorpusError, read_corpus
 from bertlab.export import resolve_version_dir
+from bertlab.export.retrieve_then_read import load_reader
 from bertlab.export.search_index_export import embed_corpus, export_search_index
 from bertlab.export.sentence_embedder_export import (embedding_functions,
                                                      load_embedding_functions)
@@ -56,6 +64,9 @@ def define_flags():
                          "Tokens per text for the pretrained embedder (an export has its own).")
     flags.DEFINE_enum("corpus_dtype", "float32", ["float32", "bfloat16"],
                       "How the corpus embeddings are stored (bfloat16: half the size).")
+    flags.DEFINE_string("reader", "", "A question-answerer export (base or version directory): "
+                        "adds the `answer` signature (retrieve, then read); empty: none.")
+    flags.DEFINE_integer("read_top", 5, "Documents the reader reads per question (with --reader).")
     flags.DEFINE_string("export_dir", DEFAULT_EXPORT_DIR,
                         "Base directory of the index's versions (relative to the repository).")
 
@@ -84,16 +95,30 @@ def load_embedder(embedder, sequence_length):
             f"pretrained all-MiniLM-L6-v2 ({model_dir})")
 
 
-def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, export_dir):
+def open_reader(reader):
+    """The `Reader` of the QA export at `reader` (base or version directory); a
+    `ValueError` naming --reader when it is missing or not a QA export."""
+    try:
+        return load_reader(resolve_version_dir(reader))
+    except (FileNotFoundError, ValueError) as e:
+        raise ValueError(f"--reader={reader}: {e}") from None
+
+
+def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, export_dir,
+                reader="", read_top=5):
     """Reads, embeds and publishes; returns `publish`'s record. Raises `CorpusError`,
-    `ValueError` (a bad flag value), `FileNotFoundError` (no embedder export)."""
+    `ValueError` (a bad flag value, a --reader that is not a QA export),
+    `FileNotFoundError` (no embedder export)."""
     if k < 1:
         raise ValueError(f"--k must be at least 1, got {k}.")
+    if read_top < 1:
+        raise ValueError(f"--read_top must be at least 1, got {read_top}.")
     if batch_size < 1:
         raise ValueError(f"--batch_size must be at least 1, got {batch_size}.")
     if sequence_length < 3:
         raise ValueError(f"--sequence_length must be at least 3, got {sequence_length}.")
     ids, texts = read_corpus(corpus)
+    reader = open_reader(reader) if reader else None  # checked before the long embedding
     functions, source = load_embedder(embedder, sequence_length)
     with tqdm(total=len(texts), desc="embedding", unit="doc") as bar:
         embeddings = embed_corpus(functions, texts, batch_size, progress=bar.update)
@@ -102,7 +127,7 @@ def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, 
     return export_job(
         export_dir,
         lambda directory: export_search_index(functions, ids, texts, embeddings, directory, k,
-                                              corpus_dtype),
+                                              corpus_dtype, reader=reader, read_top=read_top),
         metadata={"app": APP_NAME, "embedder_source": source,
                   "corpus_file": os.path.abspath(corpus)}, remove_stale=True)
 
@@ -114,7 +139,8 @@ def main(argv):
         raise app.UsageError("Give the corpus: --corpus=FILE (JSONL or TSV).")
     try:
         record = build_index(FLAGS.corpus, FLAGS.embedder, FLAGS.k, FLAGS.batch_size,
-                             FLAGS.sequence_length, FLAGS.corpus_dtype, FLAGS.export_dir)
+                             FLAGS.sequence_length, FLAGS.corpus_dtype, FLAGS.export_dir,
+                             FLAGS.reader, FLAGS.read_top)
     except (CorpusError, ValueError, FileNotFoundError) as e:
         sys.exit(f"index: error: {e}")
     print(f"Exported {record['path']}")

@@ -3,6 +3,7 @@
     python -m apps.search.query --model_dir=saved_models/search "who designed the tower?"
     python -m apps.search.query --k=3 --json "first question" "second question"
     cat questions.txt | python -m apps.search.query
+    python -m apps.search.query --answer "who designed the tower?"   # an index with a reader
 
 Prints, for each question (the arguments, else the non-blank lines of stdin),
 its ranked results: rank, id, score (the cosine similarity for a normalizing
@@ -10,6 +11,14 @@ embedder) and text (on one line, cut at `--max_chars`). Without `--k` the
 index's own `k` is used (its `serving_default`); with it, the `search`
 signature (a `k` beyond the corpus gives every document). `--json` prints one
 JSON object per question instead: `{"query", "results": [{"id", "score", "text"}]}`.
+
+`--answer` asks an index built with `--reader` (its `answer` signature,
+`bertlab.export.retrieve_then_read`): for each question it prints the answer,
+the reader's score, and the source document: its id, retrieval score and the
+paragraph with the answer marked `[[like this]]` (cut around the answer at
+`--max_chars`). With `--json`: `{"question", "answer", "score", "document_id",
+"document_text", "start", "end", "retrieval_score"}` (code-point offsets).
+An index without a reader is refused with a clear error.
 """
 
 import json
@@ -34,6 +43,8 @@ def define_flags():
     flags.DEFINE_integer("max_chars", 200, "Cut each printed text at this many characters (0: "
                          "whole); --json prints whole texts.")
     flags.DEFINE_bool("json", False, "Print one JSON object per question.")
+    flags.DEFINE_bool("answer", False, "Answer each question from the documents (an index "
+                      "built with --reader: its `answer` signature).")
 
 
 def search(model_dir, queries, k=None):
@@ -60,6 +71,54 @@ def search(model_dir, queries, k=None):
             for row in zip(ids, scores, texts)]
 
 
+def answer(model_dir, questions):
+    """`[{"answer", "score", "document_id", "document_text", "start", "end",
+    "retrieval_score"}]`, one per question (`start`, `end`: code points in `document_text`).
+
+    Raises:
+      FileNotFoundError: no SavedModel at `model_dir`.
+      ValueError: the SavedModel has no `answer` signature (built without --reader).
+    """
+    loaded = tf.saved_model.load(resolve_version_dir(model_dir))
+    if "answer" not in loaded.signatures:
+        raise ValueError(f"{model_dir} cannot answer questions: it has no `answer` signature "
+                         f"(it has {sorted(loaded.signatures)}); build the index with "
+                         f"`apps.search.index --reader=QA_EXPORT_DIR`.")
+    outputs = loaded.signatures["answer"](question=tf.constant(list(questions), tf.string))
+    columns = {key: value.numpy().tolist() for key, value in outputs.items()}
+    rows = []
+    for i in range(len(questions)):
+        row = {key: columns[key][i] for key in ("answer", "score", "document_id",
+                                                "document_text", "start", "end",
+                                                "retrieval_score")}
+        for key in ("answer", "document_id", "document_text"):
+            row[key] = row[key].decode("utf-8", "replace")
+        rows.append(row)
+    return rows
+
+
+def mark_answer(text, start, end, max_chars=0):
+    """`text` on one line with `text[start:end]` marked `[[...]]`; longer than `max_chars`
+    (0: no limit), cut to about `max_chars` characters around the answer.
+
+    >>> mark_answer("It was written by Ann.", 18, 21)
+    'It was written by [[Ann]].'
+    """
+    before, middle, after = text[:start], text[start:end], text[end:]
+    if start == end:
+        return _one_line(text, max_chars)
+    before, middle, after = (" ".join(part.split()) for part in (before, middle, after))
+    before += " " if text[:start] and text[:start][-1].isspace() and before else ""
+    after = (" " if text[end:] and text[end:][0].isspace() and after else "") + after
+    if max_chars and len(before) + len(middle) + len(after) + 4 > max_chars:
+        room = max(0, max_chars - len(middle) - 4) // 2
+        if len(before) > room:
+            before = "…" + before[len(before) - room + 1:] if room > 0 else ""
+        if len(after) > room:
+            after = after[:room - 1] + "…" if room > 0 else ""
+    return f"{before}[[{middle}]]{after}"
+
+
 def _one_line(text, max_chars):
     text = " ".join(text.split())
     return text if not max_chars or len(text) <= max_chars else text[:max_chars - 1] + "…"
@@ -69,6 +128,24 @@ def main(argv):
     queries = read_texts(argv[1:])
     if not queries:
         raise app.UsageError("Give questions as arguments or lines on stdin.")
+    if FLAGS.answer:
+        try:
+            answers = answer(FLAGS.model_dir, queries)
+        except (FileNotFoundError, ValueError) as e:
+            sys.exit(f"query: error: {e}")
+        for question, found in zip(queries, answers):
+            if FLAGS.json:
+                print(json.dumps({"question": question, **found}, ensure_ascii=False))
+                continue
+            print(f"question: {question}")
+            print(f"answer: {found['answer'] or '(none)'}"
+                  + (f"\tscore {found['score']:.4f}" if found["answer"] else ""))
+            print(f"document: {found['document_id']}\tretrieval score "
+                  f"{found['retrieval_score']:.4f}")
+            print("  " + mark_answer(found["document_text"], found["start"], found["end"],
+                                     FLAGS.max_chars))
+            print()
+        return
     try:
         results = search(FLAGS.model_dir, queries, FLAGS.k)
     except (FileNotFoundError, ValueError) as e:

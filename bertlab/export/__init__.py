@@ -7,7 +7,8 @@
   `export_token_classifier` (token_classifier_export.py),
   `export_question_answerer` (question_answerer_export.py),
   `export_sentence_embedder` (sentence_embedder_export.py),
-  `export_search_index` (search_index_export.py: embedder, corpus and exact top-k),
+  `export_search_index` (search_index_export.py: embedder, corpus and exact top-k;
+  with a question-answerer export as reader, retrieve_then_read.py adds `answer`),
   `TextGenerationModule` (text_generation_module.py: translation,
   summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
 - Around them: `versioned_export` (version directories, metadata),
