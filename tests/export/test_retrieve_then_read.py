@@ -169,10 +169,15 @@ def test_metadata_warmup_and_ops(built):
 def test_bad_readers_and_read_top_are_refused(built, tmp_path):
     with pytest.raises(ValueError, match="holds no SavedModel"):
         load_reader(str(tmp_path / "missing"))
-    embedder_only = str(tmp_path / "not_qa")
-    export_search_index(built["functions"], IDS, TEXTS, built["embeddings"], embedder_only)
-    with pytest.raises(ValueError, match="is not a question-answerer export"):
-        load_reader(embedder_only)
+    # A SavedModel without the reader's inputs and outputs (and without metadata).
+    module = tf.Module()
+    module.serve = tf.function(lambda text: {"label": tf.strings.upper(text)},
+                               input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(tmp_path / "not_qa"),
+                        signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match="is not a question-answerer export: its "
+                                         "serving_default takes \\['text'\\]"):
+        load_reader(str(tmp_path / "not_qa"))
     with pytest.raises(ValueError, match="`read_top` must be a positive integer, got 0"):
         export_search_index(built["functions"], IDS, TEXTS, built["embeddings"],
                             str(tmp_path / "x"), reader=load_reader(built["qa_dir"]),
