@@ -6,11 +6,12 @@ and the names of its `serving_default` inputs and outputs to `describe`, and
 lists `{"name", "version", **describe(...)}`. `static/app.js` reads these keys:
 
 - `kind`: the card the model goes to ("sentiment", "classification", "ner",
-  "question_answering", "translation", "summarization"; "other" for a model no
-  card shows);
+  "question_answering", "ask_documents", "translation", "summarization";
+  "other" for a model no card shows);
 - `label`: its title (a translation's is its direction, "English → German");
 - `class_names` (classifiers), `direction` (translation), `output` (the output
-  to show when there is only one), `inputs` (a generic classifier's text inputs).
+  to show when there is only one), `inputs` (a generic classifier's text inputs),
+  `read_top` (documents an "ask_documents" index reads per question).
 
 An export's metadata may set `title` to name itself on the page.
 
@@ -20,7 +21,10 @@ in `VIEWS` before the more generic ones; a card in `static/index.html` (ids
 `<kind>-card`, `-input`, `-run`, `-meta`, `-result`) and its wiring in
 `static/app.js`. The extractive QA app is one: `question_answering_view` takes
 exports with the inputs `question` and `context` (and the task, or the outputs
-`answer`/`start`/`end`), and its card has two text boxes.
+`answer`/`start`/`end`), and its card has two text boxes. A search index built
+with a reader (`apps.search.index --reader`) goes to "Ask your documents"
+(`ask_documents_view`): the card calls its `answer` signature and its
+`serving_default` (the top documents).
 
 Example:
 >>> describe({"task": "text_classification", "class_names": ["negative", "positive"]},
@@ -36,6 +40,7 @@ CLASSIFIER_TASKS = {"sentence_classification", "text_classification"}
 CLASSIFIER_INPUTS = {"text", "text_pair"}
 QA_INPUTS = ["context", "question"]  # sorted, as `describe` passes them
 QA_OUTPUTS = {"answer", "start", "end"}
+SEARCH_TASK = "search_index"
 
 
 def _class_names(metadata):
@@ -96,6 +101,21 @@ def question_answering_view(metadata, inputs, outputs):
     return {"kind": "question_answering", "label": "Question answering"}
 
 
+def ask_documents_view(metadata, inputs, outputs):
+    """A search index with a reader (`bertlab.export.retrieve_then_read`): a question in,
+    through its `answer` signature, the answer with its source document out; its
+    `serving_default` (`query` -> `ids`, `scores`, `texts`) lists the top documents. The
+    metadata must name the reader: the `answer` signature is not among `inputs`/`outputs`,
+    which are `serving_default`'s."""
+    if metadata.get("task") != SEARCH_TASK or not isinstance(metadata.get("reader"), dict) \
+            or list(inputs) != ["query"]:
+        return None
+    info = {"kind": "ask_documents", "label": "Ask your documents"}
+    if isinstance(metadata.get("read_top"), int):
+        info["read_top"] = metadata["read_top"]
+    return info
+
+
 def translation_view(metadata, inputs, outputs):
     """Text in, text out in another language; `direction` ("en-de") names both."""
     if metadata.get("app") != "translation" and metadata.get("output_key") != "translation" \
@@ -121,7 +141,7 @@ def summarization_view(metadata, inputs, outputs):
 
 # In order: the first view that recognizes an export describes it.
 VIEWS = [sentiment_view, classification_view, ner_view, question_answering_view,
-         translation_view, summarization_view]
+         ask_documents_view, translation_view, summarization_view]
 
 
 def describe(metadata, inputs, outputs):

@@ -56,6 +56,7 @@ def test_demo_page_end_to_end(server, tmp_path):
             page.wait_for_selector("body[data-ready=true]", timeout=30000)
             assert "Serving ner, qa, sentiment, summarization" in page.inner_text("#status")
             assert not page.is_visible("#classification-card")  # no generic classifier
+            assert not page.is_visible("#ask_documents-card")  # no search index with a reader
 
             text = "An utterly delightful film with a wonderful cast ."
             page.fill("#sentiment-input", text)
@@ -317,4 +318,84 @@ def test_question_answering_card(server):
         ("qa_drcd", {"instances": [{"question": "新店在哪裡？", "context": chinese}]}),
         ("qa_plain", {"instances": [{"question": "Who wrote it?",
                                      "context": "😀 It was written by Ann."}]})]
+    assert errors == []
+
+
+def test_ask_documents_card(server):
+    """A search index with a reader gets the "Ask your documents" card (its description made
+    by `apps.serve.app_views`; the listing and the answers are routed): the question goes to
+    the `answer` signature and to `serving_default`; the answer is highlighted in its
+    paragraph by code points (an emoji before it), with its document id and the closest
+    documents listed; no answer shows the closest document."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from apps.serve.app_views import describe
+
+    status, listing = http(f"{server.url}/demo/apps.json")
+    assert status == 200
+    listing["apps"].append({"name": "docs", "version": 1, **describe(
+        {"task": "search_index", "reader": {"task": "question_answering"}, "read_top": 2},
+        ["query"], ["ids", "scores", "texts"])})
+    paragraph = "🗼 The tower stands in Paris , France ."
+    start = 22  # code points: the emoji is one
+    top = {"ids": ["louvre", "eiffel"], "scores": [0.75, 0.5],
+           "texts": ["The Louvre is a museum .", paragraph]}
+    answers = [{"answer": "Paris", "score": 9.5, "document_id": "eiffel",
+                "document_text": paragraph, "start": start, "end": start + 5,
+                "retrieval_score": 0.5},
+               {"answer": "", "score": -1e9, "document_id": "louvre",
+                "document_text": top["texts"][0], "start": 0, "end": 0,
+                "retrieval_score": 0.75}]
+    sent, errors = [], []
+
+    def answer(route):
+        body = route.request.post_data_json
+        sent.append(body)
+        if body.get("signature_name") == "answer":
+            route.fulfill(json={"predictions": [answers.pop(0)]})
+        else:
+            route.fulfill(json={"predictions": [top]})
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
+            page.route(re.compile(r"/v1/models/docs:predict$"), answer)
+            page.goto(f"{server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.is_visible("#ask_documents-card")
+            assert not page.is_visible("#ask_documents-model")  # one index
+            page.fill("#ask_documents-input", " Where is the tower? ")
+            page.click("#ask_documents-run")
+            page.wait_for_selector("#ask_documents-highlight", timeout=30000)
+            assert page.text_content("#ask_documents-answer") == "Paris"
+            assert page.text_content("#ask_documents-score") == "score 9.50"
+            assert page.text_content("#ask_documents-document") == "eiffel"
+            assert page.text_content("#ask_documents-passage") == paragraph
+            assert page.eval_on_selector("#ask_documents-highlight",
+                                         "m => m.previousSibling.textContent") == paragraph[:22]
+            items = page.locator("#ask_documents-retrieved li")
+            assert [items.nth(i).get_attribute("data-id") for i in range(2)] == [
+                "louvre", "eiffel"]
+            assert page.locator("#ask_documents-retrieved li.source-document").get_attribute(
+                "data-id") == "eiffel"
+            assert page.inner_text("#ask_documents-meta").endswith(" ms")
+
+            page.click("#ask_documents-run")
+            page.wait_for_selector("#ask_documents-none", timeout=30000)
+            assert page.text_content("#ask_documents-document") == "louvre"
+            assert page.text_content("#ask_documents-passage") == top["texts"][0]
+            assert page.locator("#ask_documents-highlight").count() == 0
+        finally:
+            browser.close()
+    question = {"instances": ["Where is the tower?"]}
+    assert sorted(sent, key=len) == [question, question,
+                                     {**question, "signature_name": "answer"},
+                                     {**question, "signature_name": "answer"}]
     assert errors == []

@@ -71,10 +71,12 @@ async function discoverApps() {
   return found;
 }
 
-async function predictOne(model, instance) {
-  // `instance`: the text of a one-input model, or an object naming every input.
-  const data = await api(`v1/models/${encodeURIComponent(model)}:predict`,
-    { instances: [instance] });
+async function predictOne(model, instance, signature) {
+  // `instance`: the text of a one-input model, or an object naming every input; `signature`:
+  // the signature to call (default: serving_default).
+  const body = { instances: [instance] };
+  if (signature) body.signature_name = signature;
+  const data = await api(`v1/models/${encodeURIComponent(model)}:predict`, body);
   return data.predictions[0];
 }
 
@@ -227,6 +229,40 @@ function renderAnswer(result, prediction, context) {
   if (mark) passage.scrollTop = Math.max(0, mark.offsetTop - passage.clientHeight / 3);
 }
 
+// --------------------------------------------------------------------------- ask your documents
+
+// `found`: the `answer` signature's prediction (answer, score, document_id, document_text,
+// start, end, retrieval_score); `top`: serving_default's (ids, scores, texts), best first.
+function renderDocumentAnswer(result, found, top) {
+  const answer = String(found.answer || "");
+  const text = String(found.document_text || "");
+  const row = answer
+    ? [el("span", { class: "answer-text", id: "ask_documents-answer", text: answer }),
+      el("span", { class: "meta", id: "ask_documents-score",
+        text: `score ${Number(found.score).toFixed(2)}` })]
+    : [el("span", { class: "placeholder", id: "ask_documents-none",
+      text: "No answer found in the closest documents." })];
+  const span = answer ? answerSpan(text, answer, found.start, found.end) : null;
+  const passage = el("div", { class: "passage", id: "ask_documents-passage" }, span
+    ? [span[0], el("mark", { class: "answer", id: "ask_documents-highlight", text: span[1] }),
+      span[2]]
+    : [text]);
+  const source = el("div", { class: "source" }, [
+    answer ? "From document " : "Closest document ",
+    el("code", { id: "ask_documents-document", text: String(found.document_id) }),
+    ` (retrieval score ${Number(found.retrieval_score).toFixed(3)})`]);
+  const items = (top.ids || []).map((id, i) => el("li", {
+    class: id === found.document_id ? "source-document" : "", "data-id": id }, [
+    el("span", { class: "doc-id", text: id }),
+    el("span", { class: "meta", text: `${Number(top.scores[i]).toFixed(3)} ` }),
+    String(top.texts[i]).length > 140 ? `${String(top.texts[i]).slice(0, 139)}…`
+      : String(top.texts[i])]));
+  result.className = "result";
+  result.replaceChildren(el("div", { class: "label-row" }, row), source, passage,
+    el("div", { class: "source", text: "Closest documents:" }),
+    el("ol", { class: "retrieved", id: "ask_documents-retrieved" }, items));
+}
+
 // --------------------------------------------------------------------------- generation
 
 function renderGenerated(result, text, id) {
@@ -337,6 +373,22 @@ async function main() {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       $("question_answering-run").click();
     }
+  });
+
+  // Ask your documents: a search index with a reader; its `answer` signature gives the
+  // answer and its document, its serving_default the closest documents (both asked at once).
+  const ask = byKind("ask_documents");
+  const askModel = $("ask_documents-model");
+  for (const app of ask) {
+    askModel.append(el("option", { value: app.name, text: `${app.label} (${app.name})` }));
+  }
+  $("ask_documents-card").hidden = ask.length === 0;
+  $("ask_documents-model-label").hidden = ask.length < 2;
+  setUp("ask_documents", ask, async (question, result) => {
+    const app = ask.find((a) => a.name === askModel.value) || ask[0];
+    const [found, top] = await Promise.all([predictOne(app.name, question, "answer"),
+      predictOne(app.name, question)]);
+    renderDocumentAnswer(result, found, top);
   });
 
   const translation = byKind("translation");
