@@ -45,14 +45,15 @@ import os
 
 import tensorflow as tf
 
+from bertlab.decoding.logits_processing import NEG_INF
 from bertlab.export.versioned_export import read_metadata
 
 ANSWER_SIGNATURE = "answer"
 READER_TASK = "question_answering"
 READER_INPUTS = {"question", "context"}
 READER_OUTPUTS = {"answer", "score", "start", "end"}
-# The reader's score of "no answer" (`question_answerer_export`).
-NO_ANSWER_SCORE = -1e9
+# The reader's score of "no answer" (`question_answerer_export`'s).
+NO_ANSWER_SCORE = NEG_INF
 
 Reader = collections.namedtuple("Reader", ["read", "tracked", "metadata"])
 Reader.__doc__ = """A loaded question-answerer export, ready to be called in another graph.
