@@ -5,7 +5,7 @@
 
 const CANDIDATE_NAMES = ["sentiment", "ner", "qa", "qa_cmrc2018", "qa_drcd", "translation",
   "translation_en_de", "translation_de_en", "translation_en_zh", "translation_zh_en",
-  "summarization"];
+  "summarization", "search"];
 const ENTITY_NAMES = { PER: "Person", ORG: "Organization", LOC: "Location", MISC: "Other" };
 
 const $ = (id) => document.getElementById(id);
@@ -60,8 +60,11 @@ async function discoverApps() {
   for (const name of CANDIDATE_NAMES) {
     try {
       const meta = await api(`v1/models/${name}/metadata`);
-      const signature = meta.metadata.signature_def.signature_def.serving_default;
-      const kind = kindFromOutputs(signature.outputs);
+      const signatures = meta.metadata.signature_def.signature_def;
+      const signature = signatures.serving_default;
+      // A search index with a reader has an `answer` signature giving the source document.
+      const kind = signatures.answer && signatures.answer.outputs.document_id
+        ? "ask_documents" : kindFromOutputs(signature.outputs);
       const app = { name, kind, label: name, output: Object.keys(signature.outputs)[0] };
       const direction = name.match(/^translation_([a-z]+)_([a-z]+)$/);
       if (direction) app.label = `${direction[1]} → ${direction[2]}`;
