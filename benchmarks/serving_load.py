@@ -61,8 +61,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+from bertlab.serving.latency_histogram import LatencyHistogram  # noqa: E402  (no TensorFlow)
 FALLBACK_TEXTS = [
     "a charming and affecting journey", "dull , lifeless and far too long",
     "the performances are wonderful , but the script lets them down",
@@ -411,10 +414,16 @@ async def load_test(args, server, bodies):
                 ("recovery", 16, args.phase_seconds)]:
             phase[0] = name
             before = server.cpu_seconds(), _own_cpu_seconds(), time.monotonic()
+            counts_before = await server_latency_counts(server.port, args.model)
             results[name] = await run_phase(server.port, path, bodies, clients, seconds,
                                             args.client_timeout_s, args.backoff_on_503_ms / 1e3)
             after = server.cpu_seconds(), _own_cpu_seconds(), time.monotonic()
             wall = after[2] - before[2]
+            counts = [b - a for a, b in zip(counts_before, await server_latency_counts(
+                server.port, args.model))]
+            # The server's own view: queue entry to answer back in its event loop.
+            results[name]["server_p50_ms"] = LatencyHistogram.percentile(counts, 50)
+            results[name]["server_p99_ms"] = LatencyHistogram.percentile(counts, 99)
             # Cores used on average: what the event loop, the model and the clients took.
             results[name]["cores"] = {
                 "server_event_loop": round((after[0][0] - before[0][0]) / wall, 2),
@@ -429,6 +438,20 @@ async def load_test(args, server, bodies):
     return results, rss
 
 
+async def server_latency_counts(port, model):
+    """The server's latency histogram of `model`'s answered requests (all signatures)."""
+    def fetch():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/demo/stats.json",
+                                    timeout=30) as response:
+            return json.loads(response.read())
+
+    stats = (await asyncio.to_thread(fetch)).get(model, {})
+    totals = [0] * (LatencyHistogram.SIZE + 1)
+    for signature in stats.values():
+        totals = [a + b for a, b in zip(totals, signature["latency_ms_counts"])]
+    return totals
+
+
 def _own_cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -439,7 +462,8 @@ def _phase_line(r):
     return (f"{r['clients']:>4} clients {r['ok']:>6} ok {r['refused_503']:>6} x 503 "
             f"{r['other_statuses']} other {r['connection_errors']} conn.err {r['timeouts']} "
             f"timeouts  {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-            f"p99 {r['p99_ms']:7.1f} ms  cores: loop {cores.get('server_event_loop')} "
+            f"p99 {r['p99_ms']:7.1f} ms (server {r.get('server_p50_ms')} / "
+            f"{r.get('server_p99_ms')} ms)  cores: loop {cores.get('server_event_loop')} "
             f"model+other {cores.get('server_other_threads')} clients {cores.get('clients')}")
 
 

@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from bertlab.serving.admission import DeadlineExceeded, QueueBound
+from bertlab.serving.latency_histogram import LatencyHistogram
 from bertlab.serving.thread_priority import start_worker_threads
 
 
@@ -53,7 +54,8 @@ class BatchStats:
     """Counters: `requests` (queued), `batches` (run), `rows`, `largest_batch` (rows),
     `refused` (queue full), `expired` (deadline passed while waiting), `split` (requests
     of more than `max_batch_size` rows), `isolation_calls` (model calls made to find the
-    request that failed a batch)."""
+    request that failed a batch); and `latency_ms_counts`, the `LatencyHistogram` of the
+    answered requests (from the queue to the answer back in the event loop)."""
 
     FIELDS = ("requests", "batches", "rows", "largest_batch", "refused", "expired", "split",
               "isolation_calls")
@@ -62,6 +64,7 @@ class BatchStats:
         self._lock = threading.Lock()
         for field in self.FIELDS:
             setattr(self, field, 0)
+        self.latency = LatencyHistogram()
 
     def record(self, rows):
         with self._lock:
@@ -73,9 +76,15 @@ class BatchStats:
         with self._lock:
             setattr(self, field, getattr(self, field) + n)
 
+    def record_latency(self, seconds):
+        with self._lock:
+            self.latency.add(seconds)
+
     def as_dict(self):
         with self._lock:
-            return {field: getattr(self, field) for field in self.FIELDS}
+            stats = {field: getattr(self, field) for field in self.FIELDS}
+            stats["latency_ms_counts"] = self.latency.snapshot()
+            return stats
 
 
 def _batch_key(inputs):
@@ -234,7 +243,9 @@ class DynamicBatcher:
             self._lock.notify()
             self._start_worker_if_idle()
         try:
-            return await request.future
+            outputs = await request.future
+            self.stats.record_latency(time.monotonic() - request.arrival)
+            return outputs
         except asyncio.CancelledError:  # the caller went away (or the server shuts down)
             self._drop(request)
             raise

@@ -14,6 +14,7 @@ import pytest
 
 from bertlab.serving.admission import DeadlineExceeded, Overloaded
 from bertlab.serving.dynamic_batcher import DynamicBatcher
+from bertlab.serving.latency_histogram import LatencyHistogram
 from tests.serving.helpers import http
 
 
@@ -60,7 +61,26 @@ def test_concurrent_requests_are_batched_and_answered_exactly():
     stats = batcher.stats.as_dict()
     assert stats["requests"] == 12 and stats["batches"] == len(batched) and \
         stats["largest_batch"] == 8
+    # Every answered request's latency is counted: at least one 20 ms model call each.
+    latencies = stats["latency_ms_counts"]
+    assert sum(latencies) == 12 and LatencyHistogram.percentile(latencies, 0.1) >= 18
     batcher.close()
+
+
+def test_latency_histogram_percentiles_are_within_a_bucket_of_the_exact_ones():
+    latencies_s = np.random.RandomState(0).lognormal(np.log(0.05), 1.0, size=5000)
+    histogram = LatencyHistogram()
+    for seconds in latencies_s:
+        histogram.add(seconds)
+    counts = histogram.snapshot()
+    for q in (50, 90, 99):
+        exact = np.percentile(latencies_s * 1000, q)
+        assert exact <= LatencyHistogram.percentile(counts, q) <= exact * 1.1 + 1e-9, q
+    # The difference of two snapshots: only what was added in between.
+    histogram.add(100.0)
+    later = [b - a for a, b in zip(counts, histogram.snapshot())]
+    assert sum(later) == 1 and 100_000 <= LatencyHistogram.percentile(later, 50) <= 110_000
+    assert LatencyHistogram.percentile([0] * len(counts), 50) is None
 
 
 def test_a_failing_request_fails_alone():
