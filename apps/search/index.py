@@ -3,6 +3,7 @@
     python -m apps.search.index --corpus=docs.jsonl --export_dir=saved_models/search
     python -m apps.search.index --corpus=docs.tsv --embedder=saved_models/embedder --k=5
     python -m apps.search.index --corpus=docs.jsonl --reader=saved_models/qa --read_top=5
+    python -m apps.search.index --corpus=docs.jsonl --approximate   # large corpora
 
 Reads the corpus (`apps/search/corpus.py`: JSONL `{"id", "text"}` or TSV
 `id<TAB>text`), embeds every document in batches (with a progress bar), and
@@ -29,6 +30,16 @@ base or version directory). The index then also answers questions
 (`bertlab.export.retrieve_then_read`): its `answer` signature retrieves the
 top `--read_top` documents, the QA export reads each, and the best answer
 (highest reader score, empty answers skipped) comes back with its document.
+
+The approximate index (`--approximate`, optional; needs `pip install
+bertlab[ann]`): also builds an approximate nearest-neighbour index of the
+corpus (`bertlab.export.approximate_index`, FAISS) into the version's
+`assets.extra/approximate_index/`, with its settings and FAISS's version in
+the metadata. `apps.serve` then answers `serving_default` and `search`
+through it (same requests and responses); stock TF Serving ignores it and
+searches exactly. `--num_leaves`, `--leaves_to_search` and `--reorder`
+override the defaults scaled to the corpus size (0: the default). Worth it
+from about 100,000 documents; below, the exact search is fast enough.
 """
 
 import os
@@ -41,6 +52,7 @@ from apps.search.config import (APP_NAME, DEFAULT_EXPORT_DIR, DEFAULT_K,
                                 PRETRAINED_SEQUENCE_LENGTH, REPO_ROOT)
 from apps.search.corpus import CorpusError, read_corpus
 from bertlab.export import resolve_version_dir
+from bertlab.export.approximate_index import ApproximateIndexSettings, import_faiss
 from bertlab.export.retrieve_then_read import load_reader
 from bertlab.export.search_index_export import embed_corpus, export_search_index
 from bertlab.export.sentence_embedder_export import (embedding_functions,
@@ -67,6 +79,14 @@ def define_flags():
     flags.DEFINE_string("reader", "", "A question-answerer export (base or version directory): "
                         "adds the `answer` signature (retrieve, then read); empty: none.")
     flags.DEFINE_integer("read_top", 5, "Documents the reader reads per question (with --reader).")
+    flags.DEFINE_bool("approximate", False, "Also build an approximate index (FAISS; "
+                      "pip install bertlab[ann]) that apps.serve answers searches with.")
+    flags.DEFINE_integer("num_leaves", 0, "With --approximate: k-means partitions (0: about "
+                         "sqrt(corpus size)).")
+    flags.DEFINE_integer("leaves_to_search", 0, "With --approximate: partitions a query scans "
+                         "(0: about sqrt(num_leaves)).")
+    flags.DEFINE_integer("reorder", 0, "With --approximate: candidates rescored exactly per "
+                         "query (0: 100).")
     flags.DEFINE_string("export_dir", DEFAULT_EXPORT_DIR,
                         "Base directory of the index's versions (relative to the repository).")
 
@@ -104,11 +124,32 @@ def open_reader(reader):
         raise ValueError(f"--reader={reader}: {e}") from None
 
 
+def approximate_settings(corpus_size, num_leaves=0, leaves_to_search=0, reorder=0):
+    """The `ApproximateIndexSettings` of the flags (0: the default for the corpus size);
+    a `ValueError` naming the flag for a bad value."""
+    overrides = {}
+    for flag, value in (("num_leaves", num_leaves), ("leaves_to_search", leaves_to_search),
+                        ("reorder", reorder)):
+        if value < 0:
+            raise ValueError(f"--{flag} must be at least 0 (0: the default), got {value}.")
+        if value:
+            overrides[flag] = value
+    if overrides.get("num_leaves", 0) > corpus_size:
+        raise ValueError(f"--num_leaves={num_leaves} exceeds the corpus's {corpus_size} "
+                         "documents.")
+    try:
+        return ApproximateIndexSettings.for_corpus(corpus_size, **overrides)
+    except ValueError as e:
+        raise ValueError(f"--approximate: {e}") from None
+
+
 def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, export_dir,
-                reader="", read_top=5):
+                reader="", read_top=5, approximate=False, num_leaves=0, leaves_to_search=0,
+                reorder=0):
     """Reads, embeds and publishes; returns `publish`'s record. Raises `CorpusError`,
     `ValueError` (a bad flag value, a --reader that is not a QA export),
-    `FileNotFoundError` (no embedder export)."""
+    `FileNotFoundError` (no embedder export), `ImportError` (--approximate without
+    FAISS)."""
     if k < 1:
         raise ValueError(f"--k must be at least 1, got {k}.")
     if read_top < 1:
@@ -118,6 +159,10 @@ def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, 
     if sequence_length < 3:
         raise ValueError(f"--sequence_length must be at least 3, got {sequence_length}.")
     ids, texts = read_corpus(corpus)
+    settings = None
+    if approximate:  # checked before the long embedding, as the reader
+        import_faiss()
+        settings = approximate_settings(len(ids), num_leaves, leaves_to_search, reorder)
     reader = open_reader(reader) if reader else None  # checked before the long embedding
     functions, source = load_embedder(embedder, sequence_length)
     with tqdm(total=len(texts), desc="embedding", unit="doc") as bar:
@@ -127,7 +172,8 @@ def build_index(corpus, embedder, k, batch_size, sequence_length, corpus_dtype, 
     return export_job(
         export_dir,
         lambda directory: export_search_index(functions, ids, texts, embeddings, directory, k,
-                                              corpus_dtype, reader=reader, read_top=read_top),
+                                              corpus_dtype, reader=reader, read_top=read_top,
+                                              approximate=settings),
         metadata={"app": APP_NAME, "embedder_source": source,
                   "corpus_file": os.path.abspath(corpus)}, remove_stale=True)
 
@@ -140,8 +186,9 @@ def main(argv):
     try:
         record = build_index(FLAGS.corpus, FLAGS.embedder, FLAGS.k, FLAGS.batch_size,
                              FLAGS.sequence_length, FLAGS.corpus_dtype, FLAGS.export_dir,
-                             FLAGS.reader, FLAGS.read_top)
-    except (CorpusError, ValueError, FileNotFoundError) as e:
+                             FLAGS.reader, FLAGS.read_top, FLAGS.approximate,
+                             FLAGS.num_leaves, FLAGS.leaves_to_search, FLAGS.reorder)
+    except (CorpusError, ValueError, FileNotFoundError, ImportError) as e:
         sys.exit(f"index: error: {e}")
     print(f"Exported {record['path']}")
 

@@ -4,7 +4,7 @@
         [--max_batch_size=32] [--batch_timeout_ms=2] [--max_concurrent_batches=1]
         [--max_queued_requests=64] [--request_timeout_ms=10000] [--max_connections=1024]
         [--header_timeout_s=10] [--body_timeout_s=30] [--graceful_shutdown_s=10]
-        [--poll_interval_s=1]
+        [--poll_interval_s=1] [--noapproximate_search]
 
 Clients written for `tensorflow_model_server --rest_api_port=8501` work
 unchanged: `GET /v1/models/<name>`, `GET /v1/models/<name>/metadata`,
@@ -23,6 +23,12 @@ batch slot. A connection must send its request head within
 `--header_timeout_s` and its body within `--body_timeout_s` (408), at most
 `--max_connections` are open (503), and SIGTERM stops accepting, finishes the
 requests in flight and exits within `--graceful_shutdown_s`.
+
+A search index exported with an approximate index (`apps.search.index
+--approximate`) answers `serving_default` and `search` through it (same
+request and response; its `/metadata` names the index under
+`approximate_index`); `--noapproximate_search` answers exactly instead, as
+stock TF Serving, which ignores the index, always does.
 
 Binds to 127.0.0.1 (this machine only) unless `--host` says otherwise; on a
 loopback address only requests for localhost, 127.0.0.1 or [::1] are answered
@@ -82,6 +88,9 @@ flags.DEFINE_integer("event_loop_nice", 10, "Added to the HTTP event loop thread
                      "under overload the model's threads get the CPU before the refusals "
                      "(0: same priority).", lower_bound=0, upper_bound=19)
 flags.DEFINE_bool("warm_up", True, "Replay each version's warm-up requests before serving it.")
+flags.DEFINE_bool("approximate_search", True, "Answer a search index built with --approximate "
+                  "(apps.search.index) through its approximate index; false: exactly, as TF "
+                  "Serving does.")
 flags.DEFINE_bool("demo_page", True, "Serve the demo page at /.")
 flags.DEFINE_bool("access_log", True, "Log one line per request.")
 FLAGS = flags.FLAGS
@@ -127,7 +136,8 @@ def main(argv):
                                      FLAGS.max_concurrent_batches, FLAGS.max_queued_requests,
                                      FLAGS.request_timeout_ms / 1000.0),
             warm_up=FLAGS.warm_up, max_load_retries=FLAGS.max_load_retries,
-            load_retry_interval_s=FLAGS.load_retry_interval_s)
+            load_retry_interval_s=FLAGS.load_retry_interval_s,
+            approximate_search=FLAGS.approximate_search)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

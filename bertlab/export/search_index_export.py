@@ -21,6 +21,24 @@ Signatures (TF Serving; `saved_model_cli show --all` lists them):
   best answer among the top `read_top` documents read by a question-answerer
   export (`retrieve_then_read`: outputs `answer`, `score`, `document_id`,
   `document_text`, `start`, `end`, `retrieval_score`, each `[None]`).
+- `documents` (only with `approximate`): input `rows` int64 `[None, None]`
+  (corpus rows, 0-based, in the order of `ids`); outputs `ids` and `texts`
+  tf.string `[None, None]` and `embeddings` float32 `[None, None, dim]` of
+  those rows: what a server answering through the approximate index needs
+  from the SavedModel (the candidates' embeddings to rescore them exactly, and
+  the winners' ids and texts), so the corpus is held once.
+
+With `approximate` an approximate nearest-neighbour index of the corpus
+(`approximate_index`: FAISS IVF-PQ, then exact reordering) is saved in
+`assets.extra/approximate_index/`, and the metadata's `approximate_index`
+records its settings and library version. TF Serving never loads
+`assets.extra` (only its warm-up file), so a stock TF Serving still answers
+every signature exactly; `bertlab.serving` answers `serving_default` and
+`search` through the index, with the same inputs and outputs (`answer` stays
+exact). A million documents of dimension 384 still fit the SavedModel: the
+corpus is a variable (1.5 GB in float32, in `variables/`), not a graph constant
+bound by the 2 GiB protobuf limit; only the exact search's cost (0.8 GFLOP per
+query) grows.
 
 Scores are dot products of the query's and the documents' embeddings: cosine
 similarities for a normalizing embedder (all-MiniLM-L6-v2 normalizes). Equal
@@ -47,13 +65,20 @@ Example:
 <tf.Tensor: shape=(1, 3), dtype=string, numpy=array([[b'd7', b'd2', b'd9']], dtype=object)>
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
+from bertlab.export.approximate_index import (ApproximateIndexSettings,
+                                              build_approximate_index)
 from bertlab.export.retrieve_then_read import ANSWER_SIGNATURE, read_retrieved
 from bertlab.export.sentence_embedder_export import EMBED_SIGNATURE, write_signatures
 
 SEARCH_SIGNATURE = "search"
+DOCUMENTS_SIGNATURE = "documents"
+# Where `approximate` saves the index, relative to the SavedModel directory.
+APPROXIMATE_INDEX_DIR = os.path.join("assets.extra", "approximate_index")
 TASK = "search_index"
 CORPUS_DTYPES = ("float32", "bfloat16")
 
@@ -113,7 +138,7 @@ def _check_corpus(ids, texts, embeddings, dim):
 
 
 def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dtype="float32",
-                        reader=None, read_top=5):
+                        reader=None, read_top=5, approximate=None):
     """Writes the search SavedModel (see the module docstring) at `path`.
 
     Args:
@@ -131,12 +156,17 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
       reader: None, or a `retrieve_then_read.Reader` (`load_reader(qa_export_dir)`):
         adds the `answer` signature, which reads the top `read_top` documents.
       read_top: documents the reader reads per question (clipped to the corpus size).
+      approximate: None or False (exact search only); True (an approximate index
+        with `ApproximateIndexSettings.for_corpus` defaults) or an
+        `ApproximateIndexSettings`: saves the index in `APPROXIMATE_INDEX_DIR`
+        and adds the `documents` signature (see the module docstring).
 
     Returns:
       The metadata: `task` ("search_index"), `k` (after clipping), `corpus_size`,
       `embedding_dim`, `corpus_dtype`, `embedder` (the embedder's metadata); with
       a reader also `reader` (its metadata and `source`) and `read_top` (after
-      clipping).
+      clipping); with `approximate` also `approximate_index` (the index's
+      `metadata()` and its `path` relative to the SavedModel).
 
     Raises:
       ValueError: an empty corpus, ids/texts/embeddings of different lengths,
@@ -152,6 +182,10 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
     if reader is not None and (isinstance(read_top, bool) or
                                not isinstance(read_top, (int, np.integer)) or read_top < 1):
         raise ValueError(f"`read_top` must be a positive integer, got {read_top!r}.")
+    if not (approximate in (None, False, True) or
+            isinstance(approximate, ApproximateIndexSettings)):
+        raise ValueError("`approximate` must be None, a bool or ApproximateIndexSettings, got "
+                         f"{approximate!r}.")
     size = len(ids)
     default_k = min(int(k), size)
     corpus = tf.Variable(tf.constant(embeddings, tf.dtypes.as_dtype(corpus_dtype)),
@@ -203,5 +237,17 @@ def export_search_index(functions, ids, texts, embeddings, path, k=10, corpus_dt
                                        [tf.TensorSpec([None], tf.string, name="question")])
         tracked += list(reader.tracked)
         metadata.update(reader=dict(reader.metadata), read_top=read_count)
+    if approximate:
+        def serve_documents(rows):
+            return {"ids": tf.gather(corpus_ids, rows), "texts": tf.gather(corpus_texts, rows),
+                    "embeddings": tf.cast(tf.gather(corpus, rows), tf.float32)}
+
+        endpoints[DOCUMENTS_SIGNATURE] = (serve_documents,
+                                          [tf.TensorSpec([None, None], tf.int64, name="rows")])
     write_signatures(path, tracked, endpoints)
+    if approximate:
+        settings = None if approximate is True else approximate
+        index = build_approximate_index(embeddings, settings)
+        index.save(os.path.join(path, APPROXIMATE_INDEX_DIR))
+        metadata["approximate_index"] = {**index.metadata(), "path": APPROXIMATE_INDEX_DIR}
     return metadata

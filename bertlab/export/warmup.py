@@ -144,7 +144,8 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     sentence-pair model, `question` and `context` of a question answerer; an integer
     scalar beside them, a search's `k`, gets `SCALAR_INT_VALUE`), or token
     ids of two lengths (for `[batch, length]` int inputs named `token_ids`,
-    `segment_ids`, `padding_mask`, `casing_ids`).
+    `segment_ids`, `padding_mask`, `casing_ids`; and `rows`, a search index's
+    corpus rows, all 0).
 
     Args:
       inputs: `{input: (dtype, shape)}`, as `signature_inputs` gives.
@@ -183,6 +184,9 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
             elif name == "padding_mask":
                 value = (np.arange(length)[None, :] <
                          np.linspace(1, length, batch).astype(int)[:, None])
+            elif name == "rows":
+                # Corpus rows (a search index's `documents`): row 0, there is always one.
+                value = np.zeros((batch, length))
             else:
                 raise ValueError(f"No default warm-up value for input {name!r}.")
             request[name] = value.astype(dtype)

@@ -25,7 +25,11 @@ signature) sharing one `admission.QueueBound`: the per-model queue bound and
 deadline of `BatchingOptions`.
 
 Loading needs only `tensorflow` and `tensorflow_text` (the exports are
-traced graphs).
+traced graphs), and FAISS for a search index with an approximate index
+(`approximate_search`: with `approximate_search=True`, the default, its
+`serving_default` and `search` are answered through that index; a version
+whose index is missing or corrupt is refused like any version that fails to
+load).
 
 Example:
 >>> registry = ModelRegistry("saved_models", poll_interval_s=1.0)
@@ -50,6 +54,7 @@ from bertlab.export.custom_ops import read_saved_model_proto
 from bertlab.export.model_config import discover_models, servable_versions
 from bertlab.export.warmup import read_warmup_requests
 from bertlab.serving.admission import QueueBound
+from bertlab.serving.approximate_search import load_approximate_search
 from bertlab.serving.dynamic_batcher import DynamicBatcher
 from bertlab.serving.thread_priority import start_worker_threads
 
@@ -101,10 +106,13 @@ class LoadedVersion:
     """One loaded version: its signatures (input/output specs), metadata and batchers.
 
     `metadata` is what the exporter wrote (`bertlab.export.read_metadata`), unchanged,
-    or `{}` for a SavedModel without it; the registry does not interpret it.
+    or `{}` for a SavedModel without it; the registry reads only its
+    `approximate_index`. `approximate` is the version's `ApproximateSearch`
+    (with `approximate_search` and an export that has one), else None: it then
+    answers the signatures it covers (`predict`).
     """
 
-    def __init__(self, name, version, path, batching, executor=None):
+    def __init__(self, name, version, path, batching, executor=None, approximate_search=True):
         self.name, self.version, self.path = name, int(version), path
         meta_graph = read_saved_model_proto(path).meta_graphs[0]
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items()
@@ -127,6 +135,8 @@ class LoadedVersion:
             self.metadata = read_metadata(path)  # what the exporter wrote, passed on as is
         except FileNotFoundError:
             self.metadata = {}
+        self.approximate = (load_approximate_search(path, self.metadata, self._functions)
+                            if approximate_search else None)
         # One queue bound for all the signatures: the bound is per model (version).
         self.queue_bound = QueueBound(batching.max_queued_requests)
         self._batchers = {}
@@ -141,6 +151,8 @@ class LoadedVersion:
 
     def predict(self, signature, inputs):
         """Runs a signature on numpy inputs (in the calling thread); numpy outputs."""
+        if self.approximate is not None and signature in self.approximate.signatures:
+            return self.approximate.predict(signature, inputs)
         function = self._functions[signature]
         tensors = {n: tf.constant(v, dtype=tf.as_dtype(self.inputs[signature][n][0]))
                    for n, v in inputs.items()}
@@ -169,12 +181,16 @@ class LoadedVersion:
         return len(requests)
 
     def metadata_json(self):
-        """TF Serving's `GET /v1/models/<name>/metadata` body."""
+        """TF Serving's `GET /v1/models/<name>/metadata` body; with an approximate index
+        its `metadata` also holds `approximate_index` (the signatures it answers, its
+        library, settings and size), which TF Serving's does not."""
+        metadata = {"signature_def": {"signature_def": {
+            k: _signature_json(v) for k, v in sorted(self.signature_defs.items())}}}
+        if self.approximate is not None:
+            metadata["approximate_index"] = self.approximate.describe()
         return {"model_spec": {"name": self.name, "signature_name": "",
                                "version": str(self.version)},
-                "metadata": {"signature_def": {
-                    "signature_def": {k: _signature_json(v)
-                                      for k, v in sorted(self.signature_defs.items())}}}}
+                "metadata": metadata}
 
 
 def _version_status(version, state, error=""):
@@ -211,10 +227,12 @@ class ModelRegistry:
         again while its files stay the same (TF Serving's `max_num_load_retries`).
       load_retry_interval_s: the wait before the first retry; it doubles after
         each failure.
+      approximate_search: answer a search index that has an approximate index
+        through it (False: every signature as exported, exactly).
     """
 
     def __init__(self, model_base_path, poll_interval_s=1.0, batching=None, warm_up=True,
-                 max_load_retries=5, load_retry_interval_s=1.0):
+                 max_load_retries=5, load_retry_interval_s=1.0, approximate_search=True):
         self.model_base_path = os.path.realpath(os.fspath(model_base_path))
         if not os.path.isdir(self.model_base_path):
             raise FileNotFoundError(f"Model base path not found: {model_base_path}")
@@ -226,6 +244,7 @@ class ModelRegistry:
         self.warm_up = bool(warm_up)
         self.max_load_retries = int(max_load_retries)
         self.load_retry_interval_s = float(load_retry_interval_s)
+        self.approximate_search = bool(approximate_search)
         self._models = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -330,7 +349,8 @@ class ModelRegistry:
             if self._outside_base(path):
                 raise _Refused(f"{path} is a symbolic link to {os.path.realpath(path)}, "
                                f"outside the model base path {self.model_base_path}")
-            loaded = LoadedVersion(model.name, version, path, self.batching, self._executor)
+            loaded = LoadedVersion(model.name, version, path, self.batching, self._executor,
+                                   self.approximate_search)
             requests = loaded.warm_up() if self.warm_up else 0
         except Exception as error:  # noqa: BLE001  (refuse this version, keep serving)
             self._record_failure(model, version, signature, error)

@@ -3,12 +3,17 @@ tiny sentence-embedder export (1 layer, width 32, MiniLM's vocabulary), then
 `apps.search.query` (printed ranking, `--k` beyond the corpus), the index served by
 `bertlab.serving`'s REST API (`{"instances": [{"query": ...}]}` and the `search`
 signature with `k`); a missing corpus file and bad flags refused before anything loads;
-the corpus reader's errors.
+the corpus reader's errors. With `--approximate` (2 leaves, 1 scanned, 5 candidates
+reordered): the index and its metadata in the version, the server answering
+`serving_default` and `search` through it with the exact signatures' shapes and scores
+(`--noapproximate_search`: exactly), its metadata response naming it, and a version whose
+index is missing or corrupt refused with the path in its status.
 
 With a random embedder nothing is semantically close, but a document's own text embeds
 to its own vector (cosine 1), so querying it finds it first."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -67,6 +72,18 @@ def built(tmp_path_factory, minilm_dir):
     index = run_app("apps.search.index", f"--corpus={corpus}", f"--embedder={embedder_dir}",
                     "--k=3", "--batch_size=8", f"--export_dir={base / 'search'}")
     return dict(root=root, base=base, corpus=corpus, embedder_dir=embedder_dir, index=index)
+
+
+@pytest.fixture(scope="module")
+def approximate(built):
+    """The same corpus indexed with `--approximate` (tiny settings, so that a query scans
+    one of two leaves and only 5 candidates are reordered)."""
+    base = built["root"] / "ann_models"
+    index = run_app("apps.search.index", f"--corpus={built['corpus']}",
+                    f"--embedder={built['embedder_dir']}", "--k=3", "--batch_size=8",
+                    "--approximate", "--num_leaves=2", "--leaves_to_search=1", "--reorder=5",
+                    f"--export_dir={base / 'search'}")
+    return dict(base=base, path=base / "search" / "1", index=index)
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +196,130 @@ def test_corpus_formats(tmp_path):
     assert read_corpus(sniffed) == (["1"], ["one"])
     with pytest.raises(CorpusError, match="not found"):
         read_corpus(tmp_path / "none.jsonl")
+
+
+def test_approximate_index_is_published_with_its_metadata(approximate):
+    import faiss
+
+    path = approximate["path"]
+    assert f"Exported {path}" in approximate["index"].stdout
+    described = read_metadata(str(path))["approximate_index"]
+    assert {k: described[k] for k in ("library", "library_version", "size", "path")} == {
+        "library": "faiss-cpu", "library_version": faiss.__version__, "size": len(DOCUMENTS),
+        "path": "assets.extra/approximate_index"}
+    assert described["settings"] == {"num_leaves": 2, "leaves_to_search": 1, "reorder": 5,
+                                     "training_sample_size": 262144}
+    assert sorted(p.name for p in (path / described["path"]).iterdir()) == [
+        "index.faiss", "index.json"]
+    documents = tf.saved_model.load(str(path)).signatures["documents"]
+    found = documents(rows=tf.constant([[4, 0]], tf.int64))
+    assert found["ids"].numpy().tolist() == [[b"d4", b"d0"]]
+    assert found["embeddings"].shape == (1, 2, 32)
+
+
+def _exact_search(path, queries, k):
+    search = tf.saved_model.load(str(path)).signatures["search"]
+    out = search(query=tf.constant(queries), k=tf.constant(k))
+    return {name: value.numpy() for name, value in out.items()}
+
+
+def test_served_through_the_approximate_index(approximate):
+    from bertlab.serving.model_registry import ModelRegistry
+    from bertlab.serving.rest_server import BackgroundServer, create_app
+
+    registry = ModelRegistry(str(approximate["base"]), poll_interval_s=0).start()
+    server = BackgroundServer(create_app(registry)).start()
+    served = registry.get("search")
+    calls = []
+    candidates = served.approximate.index.candidates
+    served.approximate.index.candidates = lambda *a: calls.append(a) or candidates(*a)
+    try:
+        url = f"{server.url}/v1/models/search"
+        status, body = http(f"{url}:predict", {"instances": [{"query": DOCUMENTS[0]},
+                                                              {"query": ""}]})
+        assert status == 200, body
+        first, empty = body["predictions"]
+        assert first["ids"][0] == "d0" and first["texts"][0] == DOCUMENTS[0]
+        assert len(first["ids"]) == len(empty["ids"]) == len(empty["scores"]) == 3
+        assert len(calls) == 1 and calls[0][1] == 5  # 5 candidates for k=3
+        assert served.batch_stats()["serving_default"]["requests"] == 1
+        # Every document's own text: itself first; the scores are the exact ones.
+        exact = _exact_search(approximate["path"], DOCUMENTS, len(DOCUMENTS))
+        status, body = http(f"{url}:predict", {"signature_name": "search",
+                                               "inputs": {"query": DOCUMENTS, "k": 3}})
+        assert status == 200, body
+        ids, scores = body["outputs"]["ids"], np.array(body["outputs"]["scores"])
+        assert [row[0] for row in ids] == [f"d{i}" for i in range(len(DOCUMENTS))]
+        assert np.all(np.diff(scores, axis=1) <= 0)
+        for row, row_scores, exact_ids, exact_scores in zip(ids, scores, exact["ids"],
+                                                             exact["scores"]):
+            by_id = dict(zip([i.decode() for i in exact_ids], exact_scores))
+            np.testing.assert_allclose(row_scores, [by_id[i] for i in row], atol=1e-5)
+        # k beyond the corpus: every document, as the exact search ranks them.
+        status, body = http(f"{url}:predict", {"signature_name": "search",
+                                               "inputs": {"query": [DOCUMENTS[5]], "k": 30}})
+        assert status == 200, body
+        assert body["outputs"]["ids"][0] == [i.decode() for i in _exact_search(
+            approximate["path"], [DOCUMENTS[5]], 30)["ids"][0]]
+        status, body = http(f"{url}:predict", {"signature_name": "search",
+                                               "inputs": {"query": ["x"], "k": 0}})
+        assert status == 400 and "`k` must be at least 1" in body["error"]
+        none = served.predict("search", {"query": np.array([], object),
+                                         "k": np.array(3, np.int32)})
+        assert {k: (v.shape, v.dtype) for k, v in none.items()} == {
+            "ids": ((0, 3), object), "scores": ((0, 3), np.float32), "texts": ((0, 3), object)}
+        status, body = http(f"{url}/metadata")
+        assert status == 200
+        described = body["metadata"]["approximate_index"]
+        assert described["used_by"] == ["serving_default", "search"]
+        assert described["library"] == "faiss-cpu"
+        assert "documents" in body["metadata"]["signature_def"]["signature_def"]
+    finally:
+        server.stop()
+        registry.stop()
+    exact_registry = ModelRegistry(str(approximate["base"]), poll_interval_s=0,
+                                   approximate_search=False).start()
+    try:
+        served = exact_registry.get("search")
+        assert served.approximate is None and "approximate_index" not in \
+            served.metadata_json()["metadata"]
+        out = served.predict("search", {"query": np.array([DOCUMENTS[5]], object),
+                                        "k": np.array(30, np.int32)})
+        assert out["ids"].tolist() == _exact_search(approximate["path"], [DOCUMENTS[5]],
+                                                    30)["ids"].tolist()
+    finally:
+        exact_registry.stop()
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_approximate_index_is_refused(approximate, tmp_path, damage):
+    from bertlab.serving.model_registry import ModelRegistry
+
+    version = tmp_path / "search" / "1"
+    shutil.copytree(approximate["path"], version)
+    index_file = version / "assets.extra" / "approximate_index" / "index.faiss"
+    if damage == "missing":
+        shutil.rmtree(index_file.parent)
+        expected = f"{index_file.parent} is missing"
+    else:
+        index_file.write_bytes(index_file.read_bytes()[:200])
+        expected = f"Corrupt approximate index {index_file}"
+    registry = ModelRegistry(str(tmp_path), poll_interval_s=0, max_load_retries=0).start()
+    try:
+        assert registry.names() == []
+        [status] = registry.status("search")["model_version_status"]
+        assert status["state"] == "END" and expected in status["status"]["error_message"]
+    finally:
+        registry.stop()
+
+
+def test_bad_approximate_flags_are_refused_before_embedding(built, tmp_path):
+    args = dict(embedder=str(tmp_path / "not_loaded"), k=3, batch_size=8, sequence_length=16,
+                corpus_dtype="float32", export_dir=str(tmp_path / "search"), approximate=True)
+    with pytest.raises(ValueError, match="--num_leaves=21 exceeds the corpus's 20 documents"):
+        build_index(str(built["corpus"]), **args, num_leaves=21)
+    with pytest.raises(ValueError, match="--reorder must be at least 0"):
+        build_index(str(built["corpus"]), **args, reorder=-1)
+    with pytest.raises(ValueError, match=r"`leaves_to_search` \(3\) must be at most"):
+        build_index(str(built["corpus"]), **args, num_leaves=2, leaves_to_search=3)
+    assert not (tmp_path / "search").exists()
