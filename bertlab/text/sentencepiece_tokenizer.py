@@ -60,10 +60,14 @@ def train_sentencepiece(sentences, vocabulary_size, model_type="unigram",
         classification want. True keeps every character as it is (identity
         normalization, whitespace kept, whitespace-only pieces allowed, no
         dummy "▁" prefix): with byte fallback, `detokenize(tokenize(t)) == t`
-        for every UTF-8 string (newlines, tabs and indentation included), and
-        text cut into lines, each keeping its newline, tokenizes line by line
-        to the same ids as the whole text (no piece contains a newline, which lets
-        `bertlab.data.text_packing` tokenize a corpus as a stream).
+        for every UTF-8 string (newlines, tabs and indentation included). With
+        `model_type="bpe"` (GPT-2's choice), text cut into lines, each keeping
+        its newline, also tokenizes line by line to the same ids as the whole
+        text (no piece contains a newline, and merges never cross whitespace),
+        which lets `bertlab.data.text_packing` tokenize a corpus as a stream.
+        A unigram model may split a word differently in a longer text (its
+        Viterbi search breaks near-ties by accumulated float scores: "sat" was
+        "s|at" in a Gutenberg chapter, "sa|t" on its own line).
 
     Example:
     >>> proto = train_sentencepiece(open("train.en"), vocabulary_size=8000)

@@ -29,7 +29,7 @@ def emma_lines(data_dir):
 @pytest.fixture(scope="module")
 def tokenizer(emma_lines):
     return SentencePieceTokenizer(train_sentencepiece(emma_lines, vocabulary_size=700,
-                                                      lossless=True))
+                                                      lossless=True, model_type="bpe"))
 
 
 def test_any_utf8_text_round_trips_in_the_graph(tokenizer):
@@ -41,14 +41,22 @@ def test_any_utf8_text_round_trips_in_the_graph(tokenizer):
     assert tokenizer.unknown_token_id not in ids
 
 
-def test_line_by_line_equals_whole_text(tokenizer, emma_lines, data_dir):
-    lines = (data_dir / "gutenberg" / "chesterton-ball.txt").read_text(
-        encoding="utf-8").splitlines(keepends=True)[:400]
+@pytest.mark.parametrize("book", ["austen-emma.txt", "chesterton-ball.txt"])
+def test_line_by_line_equals_whole_text_with_bpe(tokenizer, book, data_dir):
+    lines = (data_dir / "gutenberg" / book).read_text(
+        encoding="utf-8").splitlines(keepends=True)[:3000]
     whole = tokenizer(tf.constant(["".join(lines)])).flat_values.numpy().tolist()
     by_line = tokenizer(tf.constant(lines)).flat_values.numpy().tolist()
     assert whole == by_line
     reference = spm.SentencePieceProcessor(model_proto=tokenizer.proto)
     assert whole == reference.encode("".join(lines))
+
+
+def test_unigram_round_trips_too(emma_lines):
+    tokenizer = SentencePieceTokenizer(train_sentencepiece(emma_lines, vocabulary_size=700,
+                                                           lossless=True))
+    decoded = tokenizer.detokenize(tokenizer(tf.constant(TEXTS))).numpy()
+    assert [t.decode("utf-8") for t in decoded] == TEXTS
 
 
 def test_default_setting_still_normalizes(emma_lines):
