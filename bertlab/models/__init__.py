@@ -12,3 +12,8 @@ from bertlab.models.sentence_embedder import EMBEDDER_POOLINGS, SentenceEmbedder
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer
 from bertlab.models.transformer_language_model import (LANGUAGE_MODEL_PRESETS,
                                                         TransformerLanguageModel)
+from bertlab.models.language_model_metrics import (Perplexity, bits_per_character,
+                                                   count_characters, language_model_loss,
+                                                   language_model_loss_sum, perplexity)
+from bertlab.models.language_model_scoring import (TextScore, score_documents, score_text,
+                                                   score_token_ids)
