@@ -16,4 +16,4 @@ from bertlab.models.language_model_metrics import (Perplexity, bits_per_characte
                                                    count_characters, language_model_loss,
                                                    language_model_loss_sum, perplexity)
 from bertlab.models.language_model_scoring import (TextScore, score_documents, score_text,
-                                                   score_token_ids)
+                                                   score_token_ids, scoring_windows_dataset)

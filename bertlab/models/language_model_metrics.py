@@ -80,9 +80,12 @@ class Perplexity(keras.metrics.Metric):
     weight)`, the perplexity of all those tokens together (not a mean of batch
     perplexities).
 
+    Keras passes sample weights (padding, scoring windows) to
+    `compile(weighted_metrics=...)` only; under `metrics=` every position counts.
+
     Example:
     >>> model.compile("adam", loss=SparseCategoricalCrossentropy(from_logits=True),
-    ...               metrics=[Perplexity()])
+    ...               weighted_metrics=[Perplexity()])
     """
 
     def __init__(self, name="perplexity", **kwargs):

@@ -108,5 +108,44 @@ def score_documents(model, documents, context_token_id, stride, window_length=No
     return total
 
 
+def scoring_windows_dataset(documents, context_token_id, window_length, stride, batch_size):
+    """Whole documents as a `tf.data.Dataset` of `(inputs, labels, weights)` windows.
+
+    The same windows `score_documents` scores, for `model.evaluate` or a
+    runner's validation step: with `Perplexity` in `compile(weighted_metrics=...)`
+    (Keras gives sample weights to weighted metrics only), or the runner's
+    `(loss_sum, weight_sum)`, the result equals `score_documents`'s perplexity.
+    Batches hold `batch_size` windows (a document's windows, then the next's).
+
+    Args:
+      documents: a callable returning a fresh iterable of `(token_ids,
+        num_characters)` per document (called once per pass, e.g.
+        `lambda: tokenize_documents(paths, tokenizer)`), consumed one document
+        at a time.
+      context_token_id, window_length, stride: as `score_token_ids`.
+      batch_size: windows per batch.
+
+    Elements: `({"token_ids", "padding_mask"} int32 [b, window_length], labels
+    int32 [b, window_length], weights float32 [b, window_length])`.
+    """
+    window_length, stride = int(window_length), int(stride)
+    spec = tf.TensorSpec([window_length], tf.int32)
+
+    def windows():
+        for token_ids, _ in documents():
+            ids = np.concatenate([[context_token_id], np.asarray(token_ids)]).astype("int32")
+            w = scoring_windows(ids, window_length, stride)
+            for row in zip(w.token_ids.numpy(), w.padding_mask.numpy(), w.labels.numpy(),
+                           w.weights.numpy()):
+                yield row
+
+    ds = tf.data.Dataset.from_generator(
+        windows, output_signature=(spec, spec, spec, tf.TensorSpec([window_length],
+                                                                   tf.float32)))
+    ds = ds.batch(int(batch_size))
+    return ds.map(lambda ids, mask, labels, weights: (
+        {"token_ids": ids, "padding_mask": mask}, labels, weights)).prefetch(tf.data.AUTOTUNE)
+
+
 def _logits(model, token_ids, padding_mask):
     return model({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)

@@ -3,14 +3,16 @@ right context, text and document scores agree, perplexity and bits per character
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bertlab.data.text_packing import tokenize_documents
 from bertlab.models import TransformerLanguageModel
+from bertlab.models.language_model_metrics import Perplexity
 from bertlab.models.language_model_scoring import (TextScore, score_documents, score_text,
-                                                   score_token_ids)
+                                                   score_token_ids, scoring_windows_dataset)
 
 EOD = 3
 
@@ -76,3 +78,17 @@ def test_whole_documents_score_as_their_texts(model, lm_tokenizer, gutenberg_sli
     assert total.num_characters == 2 * len(text)
     assert total.log_likelihood == pytest.approx(2 * one.log_likelihood, rel=1e-6)
     assert total.bits_per_character == pytest.approx(one.bits_per_character, rel=1e-6)
+
+
+def test_evaluating_the_windows_dataset_equals_scoring_documents(model, lm_tokenizer,
+                                                                  gutenberg_slices):
+    paths = gutenberg_slices[1:]
+    expected = score_documents(model, tokenize_documents(paths, lm_tokenizer), EOD, stride=5)
+    ds = scoring_windows_dataset(lambda: tokenize_documents(paths, lm_tokenizer), EOD,
+                                 window_length=8, stride=5, batch_size=256)
+    assert int(sum(float(w.numpy().sum()) for _, _, w in ds)) == expected.num_tokens
+    # `weighted_metrics`: Keras gives the sample weights to those only.
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=[Perplexity()])
+    result = model.evaluate(ds, verbose=0, return_dict=True)
+    assert result["perplexity"] == pytest.approx(expected.perplexity, rel=1e-4)
