@@ -14,7 +14,7 @@ Example (a context token, then 10 targets; windows of 4 inputs, stride 2):
 >>> w.token_ids.numpy()          # model inputs
 array([[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]])
 >>> w.weights.numpy()            # which of the targets (ids shifted left) count
-array([[1, 1, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]])
+array([[1., 1., 1., 1.], [0., 0., 1., 1.], [0., 0., 1., 1.], [0., 0., 1., 1.]])
 """
 
 from typing import NamedTuple
