@@ -122,3 +122,31 @@ def pairs(data_dir):
 @pytest.fixture(scope="module")
 def spm_path(pairs, tmp_path_factory):
     return str(tmp_path_factory.mktemp("spm") / "spm.model")
+
+
+GUTENBERG_SLICE_BOOKS = ("austen-emma.txt", "chesterton-ball.txt", "blake-poems.txt")
+
+
+@pytest.fixture(scope="session")
+def gutenberg_slices(data_dir, tmp_path_factory):
+    """Three small text files, one document each: the first 300 lines of three Gutenberg
+    books (chesterton-ball has accented letters)."""
+    root = tmp_path_factory.mktemp("gutenberg")
+    paths = []
+    for name in GUTENBERG_SLICE_BOOKS:
+        lines = (data_dir / "gutenberg" / name).read_text(encoding="utf-8").splitlines(True)
+        path = root / name
+        path.write_text("".join(lines[:300]), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def lm_tokenizer(gutenberg_slices):
+    """A lossless 600-piece BPE SentencePiece model learned from the Gutenberg slices."""
+    from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
+
+    lines = [line for p in gutenberg_slices
+             for line in p.read_text(encoding="utf-8").splitlines(True)]
+    return SentencePieceTokenizer(train_sentencepiece(lines, vocabulary_size=600, lossless=True,
+                                                      model_type="bpe"))

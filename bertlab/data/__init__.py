@@ -1,5 +1,5 @@
 """Input data: readers for labelled text files, sentence pairs (STS, query/positive) and TFDS
-datasets, length bucketing."""
+datasets, length bucketing, plain text packed for language modelling."""
 
 from bertlab.data.length_bucketing import DEFAULT_BOUNDARIES, bucket_by_length
 from bertlab.data.readers import (
@@ -18,3 +18,5 @@ from bertlab.data.squad_json import (AnswerSpans, QuestionExample, SpanCounts, a
                                      locate_answer, read_squad_json, split_by_article)
 from bertlab.data.tfds_sources import (is_tfds_source, load_tfds_sentences, load_tfds_tagged,
                                        load_tfds_text_pairs)
+from bertlab.data.text_packing import (language_model_dataset, pack_sequences, token_stream,
+                                       tokenize_documents)

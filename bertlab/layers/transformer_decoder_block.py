@@ -14,10 +14,12 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     Each sublayer has a residual connection and LayerNorm (post-norm by default,
     pre-norm with `normalize_first=True`). Without `encoder_outputs` (and no
-    cross-attention cache) the cross-attention sublayer is skipped, so the
-    block also serves decoder-only models.
+    cross-attention cache) the cross-attention sublayer is skipped.
 
-    Args: as `TransformerEncoderBlock`.
+    Args: as `TransformerEncoderBlock`, and
+      use_cross_attention: False makes a decoder-only block (GPT: causal
+        self-attention and feed-forward only) that has no cross-attention
+        weights at all.
 
     Call arguments:
       inputs: `[batch, tgt_len, dim]` decoder states.
@@ -40,9 +42,10 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     def __init__(self, num_heads, intermediate_dim, activation="gelu", dropout=0.1,
                  attention_dropout=0.1, layer_norm_epsilon=1e-6, normalize_first=False,
-                 kernel_initializer="glorot_uniform", **kwargs):
+                 kernel_initializer="glorot_uniform", use_cross_attention=True, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = int(num_heads)
+        self.use_cross_attention = bool(use_cross_attention)
         self.intermediate_dim = int(intermediate_dim)
         self.activation = get_activation(activation)
         self.dropout = float(dropout)
@@ -60,10 +63,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
             self.num_heads, dropout=self.attention_dropout, self_attention=True,
             kernel_initializer=self.kernel_initializer, dtype=policy, name="self_attention")
         self.self_attention_layer_norm = layer_norm("self_attention_layer_norm")
-        self.cross_attention = MultiHeadAttention(
-            self.num_heads, dropout=self.attention_dropout, self_attention=False,
-            kernel_initializer=self.kernel_initializer, dtype=policy, name="cross_attention")
-        self.cross_attention_layer_norm = layer_norm("cross_attention_layer_norm")
+        self.cross_attention = self.cross_attention_layer_norm = None
+        if self.use_cross_attention:
+            self.cross_attention = MultiHeadAttention(
+                self.num_heads, dropout=self.attention_dropout, self_attention=False,
+                kernel_initializer=self.kernel_initializer, dtype=policy,
+                name="cross_attention")
+            self.cross_attention_layer_norm = layer_norm("cross_attention_layer_norm")
         self.feed_forward = FeedForward(
             self.intermediate_dim, activation=self.activation, dropout=self.dropout,
             kernel_initializer=self.kernel_initializer, dtype=policy, name="feed_forward")
@@ -73,14 +79,17 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def build(self, inputs_shape, encoder_outputs_shape=None):
         self.self_attention.build(inputs_shape)
         self.self_attention_layer_norm.build(inputs_shape)
-        self.cross_attention.build(inputs_shape, encoder_outputs_shape or inputs_shape)
-        self.cross_attention_layer_norm.build(inputs_shape)
+        if self.use_cross_attention:
+            self.cross_attention.build(inputs_shape, encoder_outputs_shape or inputs_shape)
+            self.cross_attention_layer_norm.build(inputs_shape)
         self.feed_forward.build(inputs_shape)
         self.output_layer_norm.build(inputs_shape)
         self.built = True
 
     def compute_cross_attention_cache(self, encoder_outputs):
         """Encoder keys/values for this block: `[batch, 2, heads, src_len, head_dim]`."""
+        if not self.use_cross_attention:
+            raise ValueError("This block has no cross-attention (`use_cross_attention=False`).")
         return self.cross_attention.compute_key_value(encoder_outputs)
 
     def _sublayer(self, x, layer_norm, fn):
@@ -95,6 +104,10 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def call(self, inputs, encoder_outputs=None, decoder_padding_mask=None,
              encoder_padding_mask=None, self_attention_cache=None, cache_update_index=None,
              cross_attention_cache=None, training=None):
+        if not self.use_cross_attention and (encoder_outputs is not None
+                                             or cross_attention_cache is not None):
+            raise ValueError("This block has no cross-attention (`use_cross_attention=False`); "
+                             "it takes no `encoder_outputs` or `cross_attention_cache`.")
         new_cache = None
 
         def self_attend(x):
@@ -139,5 +152,6 @@ class TransformerDecoderBlock(keras.layers.Layer):
             attention_dropout=self.attention_dropout,
             layer_norm_epsilon=self.layer_norm_epsilon, normalize_first=self.normalize_first,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            use_cross_attention=self.use_cross_attention,
         )
         return config

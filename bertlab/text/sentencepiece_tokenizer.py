@@ -14,6 +14,7 @@ Special ids of the models trained here: 0 `<pad>`, 1 `<unk>`, 2 `<s>` (start),
 import base64
 import dataclasses
 import io
+import itertools
 import os
 import tempfile
 
@@ -35,13 +36,14 @@ class SentencePieceError(ValueError):
 def train_sentencepiece(sentences, vocabulary_size, model_type="unigram",
                         character_coverage=1.0, byte_fallback=True, max_sentence_length=4192,
                         input_sentence_size=0, seed_sentencepiece_size=1000000,
-                        user_defined_symbols=(), num_threads=2):
+                        user_defined_symbols=(), num_threads=2, lossless=False):
     """Trains a SentencePiece model; returns the serialized model proto (bytes).
 
     Args:
       sentences: an iterable of `str` (the training text, one sentence each;
         empty ones are skipped). For a shared source/target vocabulary pass
-        both sides.
+        both sides. It is streamed, not listed: with `input_sentence_size` the
+        trainer keeps a reservoir sample, so memory stays bounded on any corpus.
       vocabulary_size: pieces in the model. It is a soft limit: with too little
         text the model gets as many pieces as the text allows.
       model_type: "unigram" (default), "bpe", "char" or "word".
@@ -53,6 +55,19 @@ def train_sentencepiece(sentences, vocabulary_size, model_type="unigram",
       input_sentence_size: sample this many sentences (0: use all).
       user_defined_symbols: pieces always kept whole.
       num_threads: trainer threads.
+      lossless: the language-model setting. The default (False) NFKC-normalizes
+        the text and collapses runs of whitespace, as translation and
+        classification want. True keeps every character as it is (identity
+        normalization, whitespace kept, whitespace-only pieces allowed, no
+        dummy "▁" prefix): with byte fallback, `detokenize(tokenize(t)) == t`
+        for every UTF-8 string (newlines, tabs and indentation included). With
+        `model_type="bpe"` (GPT-2's choice), text cut into lines, each keeping
+        its newline, also tokenizes line by line to the same ids as the whole
+        text (no piece contains a newline, and merges never cross whitespace),
+        which lets `bertlab.data.text_packing` tokenize a corpus as a stream.
+        A unigram model may split a word differently in a longer text (its
+        Viterbi search breaks near-ties by accumulated float scores: "sat" was
+        "s|at" in a Gutenberg chapter, "sa|t" on its own line).
 
     Example:
     >>> proto = train_sentencepiece(open("train.en"), vocabulary_size=8000)
@@ -65,13 +80,20 @@ def train_sentencepiece(sentences, vocabulary_size, model_type="unigram",
     if not 0.0 < character_coverage <= 1.0:
         raise SentencePieceError(
             f"`character_coverage` must be in (0, 1], got {character_coverage}.")
-    sentences = [s.strip() for s in sentences if s and s.strip()]
-    if not sentences:
+    clean = (lambda s: s.rstrip("\r\n")) if lossless else (lambda s: s.strip())
+    sentences = (clean(s) for s in sentences if s and s.strip())
+    first = next(sentences, None)
+    if first is None:
         raise SentencePieceError("No training sentences for the SentencePiece model.")
+    sentences = itertools.chain([first], sentences)
+    text_options = {}
+    if lossless:
+        text_options = dict(normalization_rule_name="identity", remove_extra_whitespaces=False,
+                            add_dummy_prefix=False, allow_whitespace_only_pieces=True)
     writer = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=writer,
+            sentence_iterator=sentences, model_writer=writer,
             vocab_size=int(vocabulary_size), model_type=model_type,
             character_coverage=float(character_coverage), byte_fallback=bool(byte_fallback),
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
@@ -79,7 +101,7 @@ def train_sentencepiece(sentences, vocabulary_size, model_type="unigram",
             input_sentence_size=int(input_sentence_size), shuffle_input_sentence=True,
             seed_sentencepiece_size=int(seed_sentencepiece_size),
             user_defined_symbols=list(user_defined_symbols), num_threads=int(num_threads),
-            minloglevel=2)
+            minloglevel=2, **text_options)
     except RuntimeError as e:
         raise SentencePieceError(f"SentencePiece training failed: {e}") from e
     return writer.getvalue()

@@ -2,6 +2,7 @@
 self- and cross-attention caches equal to the full computation."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bertlab.layers import TransformerDecoderBlock
@@ -34,3 +35,21 @@ def test_decoder_is_causal_and_cache_matches():
                            cross_attention_cache=cross)
         steps.append(out.numpy())
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_decoder_only_block_has_no_cross_attention():
+    run_layer_test(TransformerDecoderBlock,
+                   {"num_heads": 2, "intermediate_dim": 16, "normalize_first": True,
+                    "use_cross_attention": False},
+                   _x((2, 5, 8)), expected_output_shape=(2, 5, 8),
+                   expected_num_trainable_weights=12)
+    block = TransformerDecoderBlock(2, 16, dropout=0.0, normalize_first=True,
+                                    use_cross_attention=False)
+    x = _x((2, 5, 8))
+    full = block(x).numpy()
+    cache = tf.zeros([2, 2, 2, 5, 4])
+    prefix, cache = block(x[:, :3], self_attention_cache=cache, cache_update_index=0)
+    last, cache = block(x[:, 3:], self_attention_cache=cache, cache_update_index=3)
+    np.testing.assert_allclose(np.concatenate([prefix, last], 1), full, atol=1e-5)
+    with pytest.raises(ValueError, match="no cross-attention"):
+        block(x, encoder_outputs=x)
