@@ -87,7 +87,7 @@ class ApproximateIndexSettings:
     """
     num_leaves: int
     leaves_to_search: int
-    reorder: int = 100
+    reorder: int = 300  # 1M clustered vectors: recall@10 0.9999 (100: 0.962), 15% fewer queries/s
     training_sample_size: int = 262144
 
     def __post_init__(self):

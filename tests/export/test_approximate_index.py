@@ -113,7 +113,7 @@ def test_k_beyond_the_corpus_and_small_partitions(corpus):
 
 def test_settings_scale_with_the_corpus():
     assert ApproximateIndexSettings.for_corpus(1_000_000) == ApproximateIndexSettings(
-        num_leaves=1000, leaves_to_search=32, reorder=100)
+        num_leaves=1000, leaves_to_search=32, reorder=300)
     assert ApproximateIndexSettings.for_corpus(3000).num_leaves == 55
     assert ApproximateIndexSettings.for_corpus(20) == ApproximateIndexSettings(1, 1)
     assert ApproximateIndexSettings.for_corpus(20, reorder=5).reorder == 5
