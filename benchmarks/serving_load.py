@@ -97,7 +97,6 @@ def percentile(values, q):
 def write_export(base_dir, size, sequence_length, texts):
     """Writes `<base_dir>/sentiment/1`: an untrained negative/positive classifier with the
     in-graph tokenizer, through the export path the sentiment app uses. Returns its path."""
-    sys.path.insert(0, REPO_ROOT)
     import keras
 
     from bertlab.export import export_text_classifier

@@ -181,13 +181,21 @@ class ApproximateIndex:
           `(rows, scores)`: int64 and float32 `[num queries, min(k, size)]`,
           scores descending, equal scores to the lower row.
         """
+        queries = self._check_queries(queries)
+        rows = self.reorder_candidates(queries, k)
+        positions, scores = rerank(queries, rows, lookup(rows), min(int(k), self.size))
+        return np.take_along_axis(rows, positions, -1), scores
+
+    def reorder_candidates(self, queries, k):
+        """int64 `[num queries, min(max(k, reorder), size)]`: the candidate rows
+        (`candidates`) that `search` rescores exactly for `k` results per query.
+
+        Raises:
+          ValueError: `k` < 1.
+        """
         if isinstance(k, bool) or int(k) < 1:
             raise ValueError(f"`k` must be at least 1, got {k!r}.")
-        queries = self._check_queries(queries)
-        count = min(int(k), self.size)
-        rows = self.candidates(queries, max(count, self.settings.reorder))
-        positions, scores = rerank(queries, rows, lookup(rows), count)
-        return np.take_along_axis(rows, positions, -1), scores
+        return self.candidates(queries, max(min(int(k), self.size), self.settings.reorder))
 
     def _check_queries(self, queries):
         queries = np.ascontiguousarray(queries, np.float32)

@@ -9,7 +9,7 @@ shapes as the SavedModel's exact signatures:
 
 1. the queries are embedded by the SavedModel's `embed` signature;
 2. the index gives each query its `reorder` best candidate rows
-   (`ApproximateIndex.candidates`);
+   (`ApproximateIndex.reorder_candidates`, as its own `search` does);
 3. the SavedModel's `documents` signature gives the candidates' embeddings,
    ids and texts; the candidates are rescored exactly and the best `k` kept
    (`approximate_index.rerank`: descending, equal scores to the lower row).
@@ -91,7 +91,7 @@ class ApproximateSearch:
                     "scores": np.zeros((0, count), np.float32),
                     "texts": np.zeros((0, count), object)}
         embedded = self._embed(text=texts)["embedding"].numpy()
-        rows = self.index.candidates(embedded, max(count, self.index.settings.reorder))
+        rows = self.index.reorder_candidates(embedded, count)
         found = {name: value.numpy() for name, value in
                  self._documents(rows=tf.constant(rows, tf.int64)).items()}
         positions, scores = rerank(embedded, rows, found["embeddings"], count)
