@@ -135,6 +135,54 @@ def top_p_filter(logits, p):
     return tf.where(logits < threshold, tf.cast(NEG_INF, logits.dtype), logits)
 
 
+def _is_static(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def sampling_filter(logits, temperature=1.0, top_k=0, top_p=1.0):
+    """Temperature, then top-k, then top-p (the order of `sample`), for settings that
+    are Python numbers (checked, and skipped when off) or scalar tensors (a
+    served request's own settings: `top_k` 0 and `top_p` 1.0 are off, one sort
+    of the logits serves both filters).
+
+    Args:
+      logits: float32 `[n, vocab]`.
+      temperature: > 0 (a tensor is clipped to >= 1e-6).
+      top_k: int, 0 = off.
+      top_p: in (0, 1], 1.0 = off.
+
+    Returns:
+      float32 `[n, vocab]`, filtered tokens at `NEG_INF`.
+
+    Example:
+    >>> sampling_filter(tf.constant([[1.0, 3.0, 2.0]]), tf.constant(1.0),
+    ...                 tf.constant(2), tf.constant(1.0)).numpy()
+    array([[-1.e+09,  3.e+00,  2.e+00]], dtype=float32)
+    """
+    if _is_static(temperature):
+        if temperature != 1.0:
+            logits = apply_temperature(logits, temperature)
+    else:
+        logits = logits / tf.maximum(tf.cast(temperature, logits.dtype), 1e-6)
+    if _is_static(top_k) and _is_static(top_p):
+        if top_k < 0:
+            raise ValueError(f"`top_k` must be >= 0 (0 = off), got {top_k}.")
+        if top_k > 0:
+            logits = top_k_filter(logits, top_k)
+        return top_p_filter(logits, top_p)
+    vocabulary_size = tf.shape(logits)[-1]
+    k = tf.cast(top_k, tf.int32)
+    k = tf.where(k > 0, tf.minimum(k, vocabulary_size), vocabulary_size)
+    p = tf.cast(top_p, tf.float32)
+    sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
+    in_top_k = tf.range(vocabulary_size)[None, :] < k
+    probs = tf.nn.softmax(tf.where(in_top_k, sorted_logits, NEG_INF), axis=-1)
+    keep = in_top_k & (tf.math.cumsum(probs, axis=-1, exclusive=True) < p)
+    threshold = tf.reduce_min(tf.where(keep, sorted_logits, tf.float32.max), axis=-1,
+                              keepdims=True)
+    return tf.where(logits < threshold, tf.cast(NEG_INF, logits.dtype), logits)
+
+
 @dataclasses.dataclass(frozen=True)
 class LogitsProcessor:
     """History-dependent logit rules applied before every decoding choice.

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from bertlab.decoding.logits_processing import apply_temperature, top_k_filter, top_p_filter
+from bertlab.decoding.logits_processing import sampling_filter
 from bertlab.decoding.step_decoding import decode_one_path
 
 
@@ -40,18 +40,23 @@ def sample(step_fn, initial_state, start_ids, max_length, end_token_id, pad_toke
     if seed.shape.rank != 1 or seed.shape[0] != 2:
         raise ValueError(f"`seed` must be a pair of integers, got shape {seed.shape}.")
 
+    choose = sampling_choice(temperature, top_k, top_p, seed)
+    return decode_one_path(step_fn, initial_state, start_ids, max_length, end_token_id,
+                           pad_token_id, logits_processor, choose)
+
+
+def sampling_choice(temperature, top_k, top_p, seed):
+    """The choice of `sample` as a `choose_fn(logits, index) -> (ids, log_probs)`
+    (see `decode_one_path`): filtered by `sampling_filter` (Python numbers or
+    scalar tensors), drawn with the seed folded with `index`."""
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
+
     def choose(logits, index):
-        if temperature != 1.0:
-            logits = apply_temperature(logits, temperature)
-        if top_k > 0:
-            logits = top_k_filter(logits, top_k)
-        if top_p < 1.0:
-            logits = top_p_filter(logits, top_p)
+        logits = sampling_filter(logits, temperature, top_k, top_p)
         step_seed = tf.random.experimental.stateless_fold_in(seed, index)
         next_ids = tf.random.stateless_categorical(logits, 1, seed=step_seed,
                                                    dtype=tf.int32)[:, 0]
         log_probs = tf.nn.log_softmax(logits, axis=-1)
         return next_ids, tf.gather(log_probs, next_ids, axis=1, batch_dims=1)
 
-    return decode_one_path(step_fn, initial_state, start_ids, max_length, end_token_id,
-                           pad_token_id, logits_processor, choose)
+    return choose

@@ -30,6 +30,8 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000  # TF Serving reads at most this many.
 # The value of an integer scalar input beside text inputs (the `k` of a search signature).
 SCALAR_INT_VALUE = 3
+# ... and a float scalar (a language model's `temperature`, `top_p`) this value.
+SCALAR_FLOAT_VALUE = 0.9
 
 # Varied lengths and scripts: short, long (truncated by the exports), non-ASCII, empty.
 DEFAULT_TEXTS = (
@@ -142,7 +144,8 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     """Warm-up requests for a signature with the exports' inputs: a batch of one and a
     batch of all `texts` (for `[batch]` string inputs: `text`, and `text_pair` of a
     sentence-pair model, `question` and `context` of a question answerer; an integer
-    scalar beside them, a search's `k`, gets `SCALAR_INT_VALUE`), or token
+    scalar beside them, a search's `k`, gets `SCALAR_INT_VALUE`, a float scalar
+    `SCALAR_FLOAT_VALUE`), or token
     ids of two lengths (for `[batch, length]` int inputs named `token_ids`,
     `segment_ids`, `padding_mask`, `casing_ids`; and `rows`, a search index's
     corpus rows, all 0).
@@ -156,12 +159,14 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
     texts = list(texts)
     if "text" in inputs or any(dtype == np.dtype(object) for dtype, _ in inputs.values()):
         # Integer scalars beside the texts (a search's `k`) get SCALAR_INT_VALUE.
-        scalars = {name: np.array(SCALAR_INT_VALUE, dtype)
+        scalars = {name: np.array(SCALAR_INT_VALUE if np.issubdtype(dtype, np.integer)
+                                  else SCALAR_FLOAT_VALUE, dtype)
                    for name, (dtype, shape) in inputs.items()
-                   if np.issubdtype(dtype, np.integer) and shape == ()}
+                   if shape == () and (np.issubdtype(dtype, np.integer)
+                                       or np.issubdtype(dtype, np.floating))}
         for name, (dtype, shape) in inputs.items():
             if name not in scalars and (dtype != np.dtype(object) or shape not in ((-1,), None)):
-                raise ValueError(f"Input {name!r} must be tf.string [batch] (or an integer "
+                raise ValueError(f"Input {name!r} must be tf.string [batch] (or a numeric "
                                  f"scalar), got {dtype} {shape}.")
         # One batch of one and one of all texts; a second string input (`text_pair`,
         # `context`) gets the texts in another order, so that pairs differ.

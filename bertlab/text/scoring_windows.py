@@ -66,23 +66,48 @@ def scoring_windows(token_ids, window_length, stride, pad_id=0):
     Raises:
       ValueError: naming `window_length` or `stride` when out of range.
     """
+    token_ids = tf.cast(tf.reshape(token_ids, [-1]), tf.int32)
+    windows, _ = batch_scoring_windows(tf.RaggedTensor.from_tensor(token_ids[None, :]),
+                                       window_length, stride, pad_id)
+    return windows
+
+
+def batch_scoring_windows(token_ids, window_length, stride, pad_id=0):
+    """`scoring_windows` of every row of a ragged batch, the windows of all rows in one
+    batch (so one model call scores texts of any lengths together).
+
+    Args:
+      token_ids: int ragged `[n, None]`, each row as `scoring_windows`'s
+        `token_ids` (a context token, then the targets; at least one token).
+      window_length, stride, pad_id: as `scoring_windows`.
+
+    Returns:
+      `(ScoringWindows with [w_total, window_length] fields, row int32
+      [w_total])`: the windows of row 0, then of row 1, ...; `row` says whose
+      each window is (sum a window's scored log-probabilities into that row).
+    """
     window_length, stride = int(window_length), int(stride)
     if window_length < 1:
         raise ValueError(f"`window_length` must be positive, got {window_length}.")
     if not 1 <= stride <= window_length:
         raise ValueError(f"`stride` must be in [1, window_length={window_length}], "
                          f"got {stride}.")
-    token_ids = tf.cast(tf.reshape(token_ids, [-1]), tf.int32)
-    n = tf.shape(token_ids)[0]
-    num_windows = num_scoring_windows(n - 1, window_length, stride)
-    starts = tf.range(num_windows) * stride  # [w]
+    token_ids = tf.cast(token_ids, tf.int32)
+    lengths = tf.cast(token_ids.row_lengths(), tf.int32)  # [n]
+    counts = num_scoring_windows(lengths - 1, window_length, stride)  # [n]
+    row = tf.repeat(tf.range(tf.shape(lengths)[0]), counts)  # [w]
+    window_in_row = tf.ragged.range(counts).flat_values  # [w]
     offsets = tf.range(window_length)  # [L]
-    positions = starts[:, None] + offsets[None, :]  # input positions, [w, L]
-    padded = tf.concat([token_ids, tf.fill([window_length + 1], tf.cast(pad_id, tf.int32))], 0)
-    inputs = tf.gather(padded, positions)
-    labels = tf.gather(padded, positions + 1)
+    positions = window_in_row[:, None] * stride + offsets[None, :]  # input positions, [w, L]
+    padded = tf.concat([token_ids.to_tensor(default_value=pad_id),
+                        tf.fill([tf.shape(lengths)[0], window_length + 1],
+                                tf.cast(pad_id, tf.int32))], axis=1)
+    inputs = tf.gather(tf.gather(padded, row), positions, batch_dims=1)
+    labels = tf.gather(tf.gather(padded, row), positions + 1, batch_dims=1)
+    row_length = tf.gather(lengths, row)[:, None]
     # Window k > 0 scores the targets past the end of window k - 1: offsets >= L - stride.
-    first_scored = tf.where(tf.range(num_windows) > 0, window_length - stride, 0)
-    scored = (offsets[None, :] >= first_scored[:, None]) & (positions + 1 < n)
-    return ScoringWindows(inputs, tf.cast(positions < n, tf.int32), labels,
-                          tf.cast(scored, tf.float32))
+    first_scored = tf.where(window_in_row > 0, window_length - stride, 0)
+    scored = (offsets[None, :] >= first_scored[:, None]) & (positions + 1 < row_length)
+    windows = ScoringWindows(inputs, tf.cast(positions < row_length, tf.int32), labels,
+                             tf.cast(scored, tf.float32))
+    return windows, row

@@ -245,13 +245,15 @@ class SubwordConfig:
 
     Fields: `vocabulary_size` (soft limit), `model_type` ("unigram", "bpe"),
     `character_coverage` (1.0 for Latin scripts, 0.9995 for Chinese),
-    `input_sentence_size` (sample this many sentences; 0 = all).
+    `input_sentence_size` (sample this many sentences; 0 = all), `lossless`
+    (a language model's setting: see `train_sentencepiece`).
     """
 
     vocabulary_size: int = 8000
     model_type: str = "unigram"
     character_coverage: float = 1.0
     input_sentence_size: int = 0
+    lossless: bool = False
 
 
 def subword_tokenizer(config, texts, model_path):
@@ -264,6 +266,6 @@ def subword_tokenizer(config, texts, model_path):
         proto = train_sentencepiece(
             texts, config.vocabulary_size, model_type=config.model_type,
             character_coverage=config.character_coverage,
-            input_sentence_size=config.input_sentence_size)
+            input_sentence_size=config.input_sentence_size, lossless=config.lossless)
         save_sentencepiece_model(proto, model_path)
     return SentencePieceTokenizer(proto)
