@@ -38,7 +38,8 @@ def resolve_version_dir(model_dir):
 
 
 class ExportedModel:
-    """A loaded export: its `serving_default` signature and its metadata.
+    """A loaded export: its `serving_default` signature (`signature`), all its
+    signatures by name (`signatures`) and its metadata.
 
     Args:
       model_dir: a version directory, or a base directory (its latest
@@ -49,7 +50,8 @@ class ExportedModel:
         self.path = resolve_version_dir(model_dir)
         self.metadata = read_metadata(self.path)
         self._loaded = tf.saved_model.load(self.path)
-        self.signature = self._loaded.signatures["serving_default"]
+        self.signatures = self._loaded.signatures
+        self.signature = self.signatures["serving_default"]
 
     def run(self, texts, batch_size=64, pairs=None):
         """Runs `serving_default` over `texts` (and, for a sentence-pair model, their

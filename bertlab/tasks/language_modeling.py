@@ -38,7 +38,8 @@ from bertlab.models.language_model_metrics import (bits_per_character, language_
 from bertlab.models.language_model_scoring import scoring_windows_dataset
 from bertlab.models.transformer_language_model import (LANGUAGE_MODEL_PRESETS,
                                                        TransformerLanguageModel)
-from bertlab.text.sentencepiece_tokenizer import save_sentencepiece_model
+from bertlab.export.saved_model_client import resolve_version_dir
+from bertlab.text.sentencepiece_tokenizer import SentencePieceTokenizer, save_sentencepiece_model
 from bertlab.training.task import Task
 
 # What an export holds beside the SavedModel so that a run can continue from it.
@@ -133,7 +134,8 @@ class LanguageModelingTask(Task):
       global_batch_size: sequences per training batch over all replicas.
       decoding: `DecodingConfig` of the export's `serving_default`.
       init_model: a trained `TransformerLanguageModel` to continue from (its
-        sizes replace `config.model`'s, its weights are the start), or None.
+        sizes replace `config.model`'s except dropout, its weights are the
+        start; see `load_trained_language_model`), or None.
       export_jit_compile: export generation and scoring XLA-compiled (float32).
 
     Features: `token_ids`, `padding_mask` int32 `[b, len]`; labels: `labels`
@@ -174,7 +176,12 @@ class LanguageModelingTask(Task):
 
     def build_model(self):
         if self.init_model is not None:
-            self.model = self.init_model
+            # Rebuilt under this run's dtype policy, with the trained weights.
+            config = {**self.init_model.get_config(), "dtype": None,
+                      "dropout": self.config.model.dropout,
+                      "attention_dropout": self.config.model.dropout}
+            self.model = TransformerLanguageModel.from_config(config)
+            self.model.set_weights(self.init_model.get_weights())
             return self.model
         model_config = self.config.model
         self.model = TransformerLanguageModel(
@@ -218,6 +225,9 @@ class LanguageModelingTask(Task):
     def build_metrics(self):
         return [keras.metrics.Sum(name="nll_sum"), keras.metrics.Sum(name="tokens")]
 
+    def build_train_metrics(self):
+        return []  # the training loss is the per-token NLL already; no second softmax
+
     def update_metrics(self, metrics, labels, outputs):
         nll_sum, tokens = metrics
         loss_sum, weight = language_model_loss_sum(labels["labels"], outputs, labels["weights"])
@@ -259,3 +269,30 @@ class LanguageModelingTask(Task):
                           "num_heads": model.num_heads,
                           "intermediate_dim": model.intermediate_dim,
                           "parameters": int(model.count_params())}}
+
+
+def load_trained_language_model(path):
+    """`(TransformerLanguageModel, SentencePieceTokenizer)` of a language-model export
+    (a version directory, or a base directory: its latest version), for `--init`.
+
+    Raises:
+      FileNotFoundError: no export there, or one without the Keras model and the
+        SentencePiece model (not a language-model export).
+      ValueError: a tokenizer with more pieces than the model has ids.
+    """
+    directory = resolve_version_dir(path)
+    keras_path = os.path.join(directory, KERAS_MODEL_FILE)
+    spm_path = os.path.join(directory, SENTENCEPIECE_FILE)
+    for needed in (keras_path, spm_path):
+        if not os.path.isfile(needed):
+            raise FileNotFoundError(f"{directory} is not a language-model export: "
+                                    f"{os.path.basename(needed)} is missing.")
+    model = keras.saving.load_model(keras_path, compile=False)
+    if not isinstance(model, TransformerLanguageModel):
+        raise FileNotFoundError(f"{keras_path} holds a {type(model).__name__}, not a "
+                                "TransformerLanguageModel.")
+    tokenizer = SentencePieceTokenizer(spm_path)
+    if tokenizer.vocabulary_size > model.vocabulary_size:
+        raise ValueError(f"{spm_path} has {tokenizer.vocabulary_size} pieces but the model "
+                         f"only {model.vocabulary_size} token ids: they do not belong together.")
+    return model, tokenizer

@@ -66,6 +66,13 @@ class Task(abc.ABC):
         """Returns a list of `keras.metrics.Metric` updated by `update_metrics`."""
         return []
 
+    def build_train_metrics(self):
+        """The metrics logged during training (default: `build_metrics()`); a task
+        whose metrics would cost a second pass over large outputs (a language
+        model's softmax over the vocabulary) returns [] and is judged by its
+        loss while it trains."""
+        return self.build_metrics()
+
     def update_metrics(self, metrics, labels, outputs):
         """Updates `metrics` (from `build_metrics`) with one batch."""
 

@@ -153,7 +153,7 @@ class Trainer:
             with _dtype_policy(config.mixed_precision):
                 self.model = task.build_model()
                 self._ensure_built()
-                self.train_metrics = list(task.build_metrics() or [])
+                self.train_metrics = list(task.build_train_metrics() or [])
                 self.eval_metrics = list(task.build_metrics() or [])
             self.optimizer = optimization.build_optimizer(
                 optimizer_config, config.train_steps, self.model.trainable_variables,
