@@ -62,8 +62,8 @@ def keep_last_tokens(token_ids, count):
 
 
 def continue_prompts(step_fn, initial_state, token_ids, prompt_lengths, first_index,
-                     max_new_tokens, end_token_id, pad_token_id, logits_processor, choose_fn,
-                     min_new_tokens=0):
+                     max_new_tokens, room, end_token_id, pad_token_id, logits_processor,
+                     choose_fn, min_new_tokens=0):
     """The step loop of greedy search and sampling after a prefill.
 
     Args:
@@ -75,13 +75,15 @@ def continue_prompts(step_fn, initial_state, token_ids, prompt_lengths, first_in
       prompt_lengths: int32 `[n]`, each >= `first_index + 1`.
       first_index: int32 scalar, the first position fed by the loop.
       max_new_tokens: int32 scalar, most tokens generated per row (end token included).
+      room: columns of the completions (>= `max_new_tokens`; a Python int keeps the
+        output's shape static).
       end_token_id, pad_token_id, logits_processor: as in `greedy_search`.
       choose_fn: `(logits, index) -> (ids [n], log_probs [n])`.
       min_new_tokens: the end token is banned before this many generated tokens.
 
     Returns:
-      `GenerationOutput` whose `token_ids` are `[n, T - min(prompt_lengths)]`
-      completions, left-aligned (end token included, then padding).
+      `GenerationOutput` whose `token_ids` are `[n, room]` completions,
+      left-aligned (end token included, then padding).
     """
     n = tf.shape(token_ids)[0]
     width = tf.shape(token_ids)[1]
@@ -123,11 +125,9 @@ def continue_prompts(step_fn, initial_state, token_ids, prompt_lengths, first_in
     _, token_ids, _, _, log_probs, lengths = static_while_loop(
         cond, body, loop_vars, maximum_iterations=width)
     # Completions start right after each prompt.
-    completion_width = width - tf.reduce_min(prompt_lengths)
-    positions = prompt_lengths[:, None] + tf.range(completion_width)[None, :]
+    positions = prompt_lengths[:, None] + tf.range(room)[None, :]
     completions = tf.gather(token_ids, tf.minimum(positions, width - 1), batch_dims=1)
-    completions = tf.where(tf.range(completion_width)[None, :] < lengths[:, None],
-                           completions, pad)
+    completions = tf.where(tf.range(room)[None, :] < lengths[:, None], completions, pad)
     return GenerationOutput(completions, lengths, log_probs, log_probs)
 
 
@@ -191,7 +191,7 @@ class LanguageModelGenerator:
                 tf.cast(token_ids.row_lengths(), tf.int32))
 
     def generate(self, prompt_ids, prompt_lengths, max_new_tokens=None, temperature=None,
-                 top_k=None, top_p=None, seed=None, room=None):
+                 top_k=None, top_p=None, seed=None, room=None, prefill=True):
         """Completions of a batch of prompts.
 
         Args:
@@ -209,11 +209,14 @@ class LanguageModelGenerator:
           room: columns for new tokens in the buffers (default `max_new_tokens`);
             a Python int >= `max_new_tokens` keeps the shapes static when
             `max_new_tokens` is a tensor (XLA).
+          prefill: run the prompts' common prefix through the model in one call
+            (False: every prompt token is fed by a step of the loop, as XLA
+            needs, since the prefix length depends on the prompts).
 
         Returns:
           `GenerationOutput`: `token_ids` int32 `[n, W]` completions (`W =
-          P + room - min(prompt_lengths)` for greedy search and
-          sampling, `config.max_length` for beam search; the end token
+          room` for greedy search and sampling, `config.max_length` for beam
+          search; the end token
           included when generated, then `pad_token_id`), `lengths` `[n]`,
           `log_probs`, `scores`.
         """
@@ -232,12 +235,14 @@ class LanguageModelGenerator:
         room = max_new_tokens if room is None else room
         buffer = tf.concat([prompt_ids, tf.fill([n, room], self.pad_token_id)],
                            axis=1)
-        shortest = tf.reduce_min(prompt_lengths)
         cache = self.model.init_cache(n, tf.shape(buffer)[1])
-        _, cache = self.model.decode_step(prompt_ids[:, :shortest - 1], cache, 0)
+        first_index = 0
+        if prefill:
+            first_index = tf.maximum(tf.reduce_min(prompt_lengths), 1) - 1
+            _, cache = self.model.decode_step(prompt_ids[:, :first_index], cache, 0)
         choose = self._choice(temperature, top_k, top_p, seed, sampling_overridden)
         return continue_prompts(self.model.step_function(), cache, buffer, prompt_lengths,
-                                shortest - 1, max_new_tokens, self.end_of_document_id,
+                                first_index, max_new_tokens, room, self.end_of_document_id,
                                 self.pad_token_id, self.logits_processor, choose,
                                 min_new_tokens=config.min_length)
 

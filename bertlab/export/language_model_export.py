@@ -79,6 +79,10 @@ class LanguageModelModule(tf.Module):
         if tokenizer.vocabulary_size > model.vocabulary_size:
             raise ValueError(f"The tokenizer has {tokenizer.vocabulary_size} pieces but the "
                              f"model only {model.vocabulary_size} token ids.")
+        if jit_compile and decoding_config.method == "beam":
+            raise ValueError("An XLA export (`jit_compile`) generates by greedy search or "
+                             "sampling; beam search runs each prompt alone, with shapes XLA "
+                             "cannot compile.")
         if dtype_policy is not None:
             model = copy_with_dtype_policy(model, dtype_policy)
         self.model = model
@@ -136,7 +140,7 @@ class LanguageModelModule(tf.Module):
     # -- Generation -------------------------------------------------------------------
 
     def _generate_ids_impl(self, prompt_ids, prompt_lengths):
-        out = self.generator.generate(prompt_ids, prompt_lengths)
+        out = self.generator.generate(prompt_ids, prompt_lengths, prefill=not self.jit_compile)
         return out.token_ids, out.lengths
 
     def _sample_ids_impl(self, prompt_ids, prompt_lengths, max_new_tokens, temperature, top_k,
@@ -144,7 +148,7 @@ class LanguageModelModule(tf.Module):
         room = self.decoding_config.max_length if self.jit_compile else None
         out = self.generator.generate(prompt_ids, prompt_lengths, max_new_tokens=max_new_tokens,
                                       temperature=temperature, top_k=top_k, top_p=top_p,
-                                      seed=seed, room=room)
+                                      seed=seed, room=room, prefill=not self.jit_compile)
         return out.token_ids, out.lengths
 
     def _complete_impl(self, prompt):

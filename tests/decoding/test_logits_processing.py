@@ -5,6 +5,7 @@ import tensorflow as tf
 from bertlab.decoding import (NEG_INF, LogitsProcessor, apply_no_repeat_ngram,
                               apply_repetition_penalty, suppress_tokens, top_k_filter,
                               top_p_filter)
+from bertlab.decoding.logits_processing import sampling_filter
 
 
 def _reference_banned(sequence, ngram_size):
@@ -90,3 +91,20 @@ def test_processor_rejects_bad_arguments():
         LogitsProcessor(no_repeat_ngram_size=-2)
     with pytest.raises(ValueError, match="end_token_id"):
         LogitsProcessor(min_length=3)
+
+
+@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, 0, 1.0), (0.7, 5, 1.0),
+                                                     (1.3, 0, 0.8), (0.9, 4, 0.6),
+                                                     (1.0, 100, 0.95)])
+def test_sampling_filter_with_tensor_settings_equals_the_static_filters(temperature, top_k,
+                                                                        top_p):
+    logits = tf.constant(np.random.default_rng(2).normal(size=(3, 20)) * 3, tf.float32)
+    static = sampling_filter(logits, temperature, top_k, top_p)
+    expected = logits / temperature
+    if top_k:
+        expected = top_k_filter(expected, top_k)
+    expected = top_p_filter(expected, top_p)
+    np.testing.assert_allclose(static.numpy(), expected.numpy(), rtol=1e-6)
+    dynamic = tf.function(sampling_filter)(logits, tf.constant(temperature), tf.constant(top_k),
+                                           tf.constant(top_p))
+    np.testing.assert_allclose(dynamic.numpy(), expected.numpy(), rtol=1e-5)

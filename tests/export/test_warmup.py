@@ -99,4 +99,13 @@ def test_default_examples_give_an_integer_scalar_beside_texts_a_value():
     assert one["k"].shape == () and one["k"].dtype == np.int32 and int(many["k"]) >= 1
     with pytest.raises(ValueError, match="'k' must be tf.string"):
         default_warmup_examples({"query": (np.dtype(object), (-1,)),
-                                 "k": (np.dtype(np.float32), ())})
+                                 "k": (np.dtype(np.float32), (4,))})
+
+
+def test_default_examples_give_float_scalars_a_valid_probability():
+    # A language model's `generate`: sampling settings beside the prompts.
+    one, _ = default_warmup_examples({"prompt": (np.dtype(object), (-1,)),
+                                      "top_p": (np.dtype(np.float32), ()),
+                                      "max_new_tokens": (np.dtype(np.int32), ())})
+    assert one["top_p"].dtype == np.float32 and 0.0 < float(one["top_p"]) <= 1.0
+    assert one["max_new_tokens"].dtype == np.int32 and int(one["max_new_tokens"]) >= 1
