@@ -275,7 +275,8 @@ class Trainer:
         for features, labels in micro_batches:
             outputs, m_loss, m_weight, m_reg, m_grads, m_reg_grads = self._micro_step_fn(
                 features, labels)
-            self.task.update_metrics(self.train_metrics, labels, outputs)
+            if self.train_metrics:
+                self.task.update_metrics(self.train_metrics, labels, outputs)
             grads = _add(grads, m_grads)
             reg_grads = _add(reg_grads, m_reg_grads)
             loss_sum += m_loss
