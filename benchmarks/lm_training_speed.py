@@ -18,7 +18,10 @@ repeated: throughput does not depend on the values.
   `SparseCategoricalCrossentropy(from_logits=True)` and no metrics.
 - `torch`: Hugging Face's `GPT2LMHeadModel` (`GPT2Config`, random
   initialisation, its default attention implementation), a plain loop with
-  `torch.optim.AdamW`, float32 or under `torch.autocast("cpu", bfloat16)`.
+  `torch.optim.AdamW`, float32 or under `torch.autocast("cpu", bfloat16)`;
+  "compile": the forward pass and the loss through `torch.compile` (Inductor
+  fuses the element-wise work, as bertlab's `xla_fusion` does; compiled
+  during the warm-up steps).
 
 Each configuration runs in its own process (thread pools and XLA flags do not
 leak between them), with 2 threads (`--threads`: TensorFlow's intra- and
@@ -72,6 +75,7 @@ CONFIGS = [
     ("keras-hub bf16 xla", "keras_hub", "mixed_bfloat16", True),
     ("torch fp32", "torch", None, False),
     ("torch bf16 autocast", "torch", "bf16", False),
+    ("torch bf16 autocast compile", "torch", "bf16", True),
 ]
 
 
@@ -206,18 +210,25 @@ def run_torch(mixed_precision, jit, args):
     config = GPT2Config(
         vocab_size=args.vocabulary, n_positions=args.sequence, n_embd=size["hidden_dim"],
         n_layer=size["num_layers"], n_head=size["num_heads"], n_inner=size["intermediate_dim"],
-        resid_pdrop=DROPOUT, embd_pdrop=DROPOUT, attn_pdrop=DROPOUT)
+        resid_pdrop=DROPOUT, embd_pdrop=DROPOUT, attn_pdrop=DROPOUT, bos_token_id=0,
+        eos_token_id=0)
     model = GPT2LMHeadModel(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     tokens = torch.from_numpy(synthetic_tokens(np, args)).long()
     inputs, labels = tokens[:, :-1], tokens[:, 1:]
 
-    def step():
-        optimizer.zero_grad(set_to_none=True)
+    def forward_loss(inputs, labels):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed_precision == "bf16"):
             logits = model(input_ids=inputs).logits
-        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, args.vocabulary),
+        return torch.nn.functional.cross_entropy(logits.float().reshape(-1, args.vocabulary),
                                                  labels.reshape(-1))
+
+    if jit:
+        forward_loss = torch.compile(forward_loss)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = forward_loss(inputs, labels)
         loss.backward()
         optimizer.step()
 
