@@ -38,7 +38,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 import numpy as np  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -279,6 +279,7 @@ def report(results, key):
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # SavedModel writing logs pages of INFO
     sys.path.insert(0, REPO)
     import tensorflow as tf
 
