@@ -244,8 +244,12 @@ def update_cache(cache, kv, index):
     it): it touches the `t` written rows only, and updates `cache` in place when
     nothing else holds it (a loop variable of a decoding step). The one-hot
     blend it replaces (`cache * (1 - one_hot) + einsum(kv, one_hot)`) read and
-    wrote the whole cache three times per layer and step (see
-    `benchmarks/lm_generation_speed.py` for what that cost).
+    wrote the whole cache three times per layer and step. With the per-layer
+    `(keys, values)` pairs and the language model's static prefill (measured
+    together, `benchmarks/lm_generation_speed.py`, 2-core Xeon, "mini" model,
+    portable export, `serve_token_ids`, 64 new tokens): greedy 275 -> 374
+    tokens/s at batch 1 and 1,033 -> 2,123 at batch 16; top-p 0.9 229 -> 274
+    and 762 -> 1,152.
     """
     shape = tf.shape(kv)
     rank = kv.shape.rank
