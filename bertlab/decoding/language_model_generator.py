@@ -5,9 +5,15 @@ ids, each starting with the context token the model saw before every document)
 and generates up to `max_new_tokens` tokens after each, with the model's
 key/value cache:
 
-1. Prefill: the first `m - 1` tokens of every prompt, `m` the shortest prompt's
-   length, go through the model in one call (one big matmul per layer instead
-   of `m - 1` small ones).
+1. Prefill: the whole right-padded prompt batch `[n, P]` goes through the
+   model in one call (one big matmul per layer instead of `m - 1` small
+   ones, `m` the shortest prompt's length). Its keys and values at positions
+   `< m - 1` are each row's own (attention is causal, and those positions hold
+   prompt tokens in every row); later positions are written again by the steps
+   before any query reads them. The call's shape does not depend on the
+   prompts' lengths, so XLA compiles it too: an XLA export used to feed every
+   prompt token through the loop, 95 steps instead of 64 for 32-token prompts
+   and 64 new tokens (`benchmarks/lm_generation_speed.py`).
 2. Steps: from position `m - 1` on, one token per step. A row whose prompt is
    longer than the step's position is fed its own next prompt token (no
    choice, no log-probability); a row past its prompt chooses its next token
@@ -209,9 +215,8 @@ class LanguageModelGenerator:
           room: columns for new tokens in the buffers (default `max_new_tokens`);
             a Python int >= `max_new_tokens` keeps the shapes static when
             `max_new_tokens` is a tensor (XLA).
-          prefill: run the prompts' common prefix through the model in one call
-            (False: every prompt token is fed by a step of the loop, as XLA
-            needs, since the prefix length depends on the prompts).
+          prefill: run the prompts through the model in one call before the
+            loop (False: every prompt token is fed by a step of the loop).
 
         Returns:
           `GenerationOutput`: `token_ids` int32 `[n, W]` completions (`W =
@@ -235,11 +240,13 @@ class LanguageModelGenerator:
         room = max_new_tokens if room is None else room
         buffer = tf.concat([prompt_ids, tf.fill([n, room], self.pad_token_id)],
                            axis=1)
-        cache = self.model.init_cache(n, tf.shape(buffer)[1])
+        cache = self.model.init_cache(n, tf.shape(buffer)[1], per_layer=True)
         first_index = 0
         if prefill:
+            # All of `prompt_ids` (a static shape, for XLA); the loop starts at the
+            # shortest prompt's last token and rewrites the cache from there on.
             first_index = tf.maximum(tf.reduce_min(prompt_lengths), 1) - 1
-            _, cache = self.model.decode_step(prompt_ids[:, :first_index], cache, 0)
+            _, cache = self.model.decode_step(prompt_ids, cache, 0, compute_logits=False)
         choose = self._choice(temperature, top_k, top_p, seed, sampling_overridden)
         return continue_prompts(self.model.step_function(), cache, buffer, prompt_lengths,
                                 first_index, max_new_tokens, room, self.end_of_document_id,
@@ -278,10 +285,11 @@ class LanguageModelGenerator:
         def one_prompt(row):
             ids, length = row
             prompt = ids[None, :length]
-            cache = model.init_cache(1, length - 1 + max_length)
-            _, cache = model.decode_step(prompt[:, :-1], cache, 0)
+            cache = model.init_cache(1, length - 1 + max_length, per_layer=True)
+            _, cache = model.decode_step(prompt[:, :-1], cache, 0, compute_logits=False)
+            cache = tf.nest.map_structure(lambda c: tile_for_beams(c, width), cache)
             out = beam_search(model.step_function(position_offset=length - 1),
-                              tile_for_beams(cache, width), prompt[:, -1], max_length,
+                              cache, prompt[:, -1], max_length,
                               self.end_of_document_id, width,
                               length_penalty=config.length_penalty,
                               pad_token_id=self.pad_token_id,

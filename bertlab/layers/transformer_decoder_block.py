@@ -1,6 +1,7 @@
 """One Transformer decoder block: causal self-attention, cross-attention, feed-forward."""
 
 import keras
+import tensorflow as tf
 
 from bertlab.layers.activations import get_activation
 from bertlab.layers.fast_dropout import FastDropout
@@ -26,7 +27,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
       encoder_outputs: `[batch, src_len, dim]`.
       decoder_padding_mask: `[batch, tgt_len]` (1 = token).
       encoder_padding_mask: `[batch, src_len]`.
-      self_attention_cache: `[batch, 2, heads, max_len, head_dim]`; with
+      self_attention_cache: `[batch, 2, heads, max_len, head_dim]` or a `(keys,
+        values)` pair of `[batch, heads, max_len, head_dim]` (returned so); with
         `cache_update_index`, for step-by-step decoding (returned updated).
       cross_attention_cache: precomputed encoder keys/values, see
         `compute_cross_attention_cache`.
@@ -141,7 +143,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
                             **kwargs):
         out = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if self_attention_cache is not None:
-            return out, keras.KerasTensor(self_attention_cache.shape, dtype=self.compute_dtype)
+            return out, tf.nest.map_structure(
+                lambda c: keras.KerasTensor(c.shape, dtype=self.compute_dtype),
+                self_attention_cache)
         return out
 
     def get_config(self):

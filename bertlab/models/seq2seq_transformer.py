@@ -156,14 +156,25 @@ class Seq2SeqTransformer(keras.Model):
             x = self.encoder_final_norm(x)
         return x
 
-    def compute_cross_attention_cache(self, encoder_outputs):
+    def compute_cross_attention_cache(self, encoder_outputs, per_layer=False):
         """Encoder keys/values of every decoder layer, computed once per source:
-        `[b, num_decoder_layers, 2, heads, src, head_dim]`."""
-        return tf.stack([block.compute_cross_attention_cache(encoder_outputs)
-                         for block in self.decoder_blocks], axis=1)
+        `[b, num_decoder_layers, 2, heads, src, head_dim]` (`per_layer`: a tuple of
+        `(keys, values)` pairs of `[b, heads, src, head_dim]`, which steps read
+        without slicing a copy out of the stacked tensor)."""
+        caches = [block.compute_cross_attention_cache(encoder_outputs)
+                  for block in self.decoder_blocks]
+        if per_layer:
+            return tuple((c[:, 0], c[:, 1]) for c in caches)
+        return tf.stack(caches, axis=1)
 
-    def init_self_attention_cache(self, batch_size, max_length):
-        """Zeros `[b, num_decoder_layers, 2, heads, max_length, head_dim]`."""
+    def init_self_attention_cache(self, batch_size, max_length, per_layer=False):
+        """Zeros `[b, num_decoder_layers, 2, heads, max_length, head_dim]` (`per_layer`:
+        a tuple of `(keys, values)` pairs of `[b, heads, max_length, head_dim]`, the
+        form a step loop should carry, see `TransformerLanguageModel.decode_step`)."""
+        if per_layer:
+            shape = [batch_size, self.num_heads, max_length, self.head_dim]
+            return tuple((tf.zeros(shape, self.compute_dtype), tf.zeros(shape, self.compute_dtype))
+                         for _ in range(self.num_decoder_layers))
         return tf.zeros([batch_size, self.num_decoder_layers, 2, self.num_heads, max_length,
                          self.head_dim], dtype=self.compute_dtype)
 
@@ -173,20 +184,28 @@ class Seq2SeqTransformer(keras.Model):
         `cache_index ... cache_index + t - 1`, attending to cached earlier positions.
 
         Returns `(logits [b, t, vocab] float32, updated self-attention cache)`.
-        Each call costs `t` positions, not the whole prefix.
+        Each call costs `t` positions, not the whole prefix. Either cache may be
+        the stacked tensor or the `per_layer` tuple; the self-attention cache is
+        returned in the form given.
         """
         y = self.decoder_embeddings(token_ids, start_index=cache_index)
+        per_layer = isinstance(self_attention_cache, (tuple, list))
+
+        def layer(cache, i):
+            return cache[i] if isinstance(cache, (tuple, list)) else cache[:, i]
+
         new_caches = []
         for i, block in enumerate(self.decoder_blocks):
             y, layer_cache = block(
                 y, encoder_padding_mask=encoder_padding_mask,
-                self_attention_cache=self_attention_cache[:, i],
+                self_attention_cache=layer(self_attention_cache, i),
                 cache_update_index=cache_index,
-                cross_attention_cache=cross_attention_cache[:, i])
+                cross_attention_cache=layer(cross_attention_cache, i))
             new_caches.append(layer_cache)
         if self.decoder_final_norm is not None:
             y = self.decoder_final_norm(y)
-        return self.output_projection(y), tf.stack(new_caches, axis=1)
+        new_caches = tuple(new_caches) if per_layer else tf.stack(new_caches, axis=1)
+        return self.output_projection(y), new_caches
 
     # -- Serialization ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from bertlab.layers import MultiHeadAttention
+from bertlab.layers.multi_head_attention import update_cache
 from tests.harness import run_layer_test
 
 
@@ -44,16 +45,32 @@ def test_causal_position_ignores_later_positions():
     assert np.abs(a[:, 4:] - b[:, 4:]).max() > 1e-3
 
 
-def test_cached_decoding_equals_full_causal_pass():
+@pytest.mark.parametrize("pair", [False, True])
+def test_cached_decoding_equals_full_causal_pass(pair):
     layer = MultiHeadAttention(num_heads=2)
     x = _x((2, 5, 8))
     full = layer(x, use_causal_mask=True).numpy()
-    cache = tf.zeros([2, 2, 2, 5, 4])
-    steps = []
-    for t in range(5):
+    cache = (tf.zeros([2, 2, 5, 4]), tf.zeros([2, 2, 5, 4])) if pair else tf.zeros([2, 2, 2, 5, 4])
+    # Two positions first (a prompt), then one per call.
+    out, cache = layer(x[:, :2], cache=cache, cache_update_index=0)
+    steps = [out.numpy()]
+    for t in range(2, 5):
         out, cache = layer(x[:, t:t + 1], cache=cache, cache_update_index=t)
         steps.append(out.numpy())
+    assert isinstance(cache, tuple) == pair
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_update_cache_writes_only_the_given_positions():
+    cache = tf.reshape(tf.range(2 * 3 * 6 * 2, dtype=tf.float32), [2, 3, 6, 2])
+    new = -tf.ones([2, 3, 2, 2])
+    out = update_cache(cache, new, tf.constant(3)).numpy()
+    expected = cache.numpy()
+    expected[:, :, 3:5] = -1
+    np.testing.assert_array_equal(out, expected)
+    # Under XLA too, with the position a tensor.
+    xla = tf.function(update_cache, jit_compile=True)(cache, new, tf.constant(3))
+    np.testing.assert_array_equal(xla.numpy(), expected)
 
 
 def test_cross_attention_precomputed_cache_equals_direct():

@@ -25,15 +25,17 @@ def _batch(seed=0, vocab=30):
 
 @pytest.mark.parametrize("kwargs", [{}, {"decoder_vocabulary_size": 35},
                                     {"tie_output_embeddings": False, "normalize_first": False,
-                                     "position_type": "learned", "embedding_layer_norm": True}])
+                                     "position_type": "learned", "embedding_layer_norm": True},
+                                    {"per_layer": True}])
 def test_cached_decoding_equals_full_forward(kwargs):
+    per_layer = kwargs.pop("per_layer", False)
     model = _model(**kwargs)
     x = _batch()
     full = model(x).numpy()
     assert full.shape == (2, 6, kwargs.get("decoder_vocabulary_size", 40))
     enc = model.encode(x["encoder_token_ids"], x["encoder_padding_mask"])
-    cross = model.compute_cross_attention_cache(enc)
-    cache = model.init_self_attention_cache(2, 6)
+    cross = model.compute_cross_attention_cache(enc, per_layer=per_layer)
+    cache = model.init_self_attention_cache(2, 6, per_layer=per_layer)
     steps = []
     for t in range(6):
         logits, cache = model.decode_step(x["decoder_token_ids"][:, t:t + 1], cache, t, cross,

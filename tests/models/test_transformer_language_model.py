@@ -44,17 +44,27 @@ def test_logits_are_causal_and_ignore_right_padding():
     np.testing.assert_allclose(alone.numpy()[0], logits[1, :6], atol=1e-5)
 
 
-def test_cache_equals_no_cache():
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_cache_equals_no_cache(per_layer):
     model = _model()
     ids = _batch(length=10)["token_ids"][:1].repeat(2, 0)
     full = model({"token_ids": ids, "padding_mask": np.ones_like(ids)}).numpy()
-    cache = model.init_cache(2, 10)
+    cache = model.init_cache(2, 10, per_layer=per_layer)
     prompt_logits, cache = model.decode_step(ids[:, :4], cache, 0)
     steps = [prompt_logits.numpy()]
     for t in range(4, 10):
         logits, cache = model.decode_step(ids[:, t:t + 1], cache, t)
         steps.append(logits.numpy())
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+    if per_layer:
+        assert len(cache) == model.num_layers and cache[0][0].shape == (2, 2, 10, 8)
+    # A prefill without logits fills the same cache.
+    none, filled = model.decode_step(ids[:, :4], model.init_cache(2, 10, per_layer=per_layer),
+                                     0, compute_logits=False)
+    _, reference = model.decode_step(ids[:, :4], model.init_cache(2, 10, per_layer=per_layer), 0)
+    assert none is None
+    tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()),
+                          filled, reference)
 
 
 def test_greedy_search_with_the_cache_equals_recomputing_the_prefix():
