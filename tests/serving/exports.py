@@ -138,17 +138,17 @@ def build_exports(root, minilm_dir, data_dir):
 LM_DECODING = DecodingConfig(method="sample", max_length=8, temperature=0.8, top_p=0.95)
 
 
-def build_language_model_export(root, tokenizer):
+def build_language_model_export(root, tokenizer, decoding=LM_DECODING):
     """Writes `root/lm/1` (a 1-layer, 32-wide random `TransformerLanguageModel` over
-    `tokenizer`, a lossless SentencePiece model; context window 64, scored 32 tokens apart)
-    and `root/models.config`; returns the version directory."""
+    `tokenizer`, a lossless SentencePiece model; context window 64, scored 32 tokens apart;
+    `decoding`: its `DecodingConfig`) and `root/models.config`; returns the version
+    directory."""
     tf.keras.utils.set_random_seed(5)
     model = TransformerLanguageModel(tokenizer.vocabulary_size, num_layers=1, hidden_dim=32,
                                      num_heads=2, intermediate_dim=64, max_sequence_length=64,
                                      dropout=0.0)
-    module = LanguageModelModule(model, tokenizer, LM_DECODING, score_stride=32)
+    module = LanguageModelModule(model, tokenizer, decoding, score_stride=32)
     path = _export(os.path.join(str(root), "lm"), module.save,
-                   {**module.metadata(), "app": "lm",
-                    "decoding": dataclasses.asdict(LM_DECODING)})
+                   {**module.metadata(), "app": "lm", "decoding": dataclasses.asdict(decoding)})
     update_models_config(os.path.join(str(root), "lm"))
     return path
