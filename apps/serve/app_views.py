@@ -6,12 +6,15 @@ and the names of its `serving_default` inputs and outputs to `describe`, and
 lists `{"name", "version", **describe(...)}`. `static/app.js` reads these keys:
 
 - `kind`: the card the model goes to ("sentiment", "classification", "ner",
-  "question_answering", "ask_documents", "translation", "summarization";
-  "other" for a model no card shows);
+  "question_answering", "ask_documents", "translation", "summarization",
+  "language_model"; "other" for a model no card shows);
 - `label`: its title (a translation's is its direction, "English → German");
 - `class_names` (classifiers), `direction` (translation), `output` (the output
   to show when there is only one), `inputs` (a generic classifier's text inputs),
-  `read_top` (documents an "ask_documents" index reads per question).
+  `read_top` (documents an "ask_documents" index reads per question),
+  `max_new_tokens` (the most new tokens a language model's `generate` allows),
+  `settings` (the `generate` settings its card starts with: `max_new_tokens`,
+  `temperature`, `top_k`, `top_p`, `seed`), `context_window` (its tokens).
 
 An export's metadata may set `title` to name itself on the page.
 
@@ -24,7 +27,10 @@ exports with the inputs `question` and `context` (and the task, or the outputs
 `answer`/`start`/`end`), and its card has two text boxes. A search index built
 with a reader (`apps.search.index --reader`) goes to "Ask your documents"
 (`ask_documents_view`): the card calls its `answer` signature and its
-`serving_default` (the top documents).
+`serving_default` (the top documents). A language model (`apps.lm`) goes to
+"Write with the language model" (`language_model_view`): the card calls its
+`generate` signature with the settings typed in (columnar request: the
+settings are scalars beside the prompt) and its `score_text`.
 
 Example:
 >>> describe({"task": "text_classification", "class_names": ["negative", "positive"]},
@@ -41,6 +47,10 @@ CLASSIFIER_INPUTS = {"text", "text_pair"}
 QA_INPUTS = ["context", "question"]  # sorted, as `describe` passes them
 QA_OUTPUTS = {"answer", "start", "end"}
 SEARCH_TASK = "search_index"
+# The signatures the language-model card calls (`bertlab.export.language_model_export`).
+LANGUAGE_MODEL_SIGNATURES = {"generate", "score_text"}
+# `generate`'s integer settings; the others (`temperature`, `top_p`) are floats.
+INTEGER_SETTINGS = ("max_new_tokens", "top_k", "seed")
 
 
 def _class_names(metadata):
@@ -139,9 +149,45 @@ def summarization_view(metadata, inputs, outputs):
     return {"kind": "summarization", "label": "Summarization"}
 
 
+def _number(value, integer):
+    """`value` if it is a JSON number (an integer for `integer`), else None."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return None
+    return value
+
+
+def language_model_view(metadata, inputs, outputs):
+    """A language model (`apps.lm`): a prompt in, its completion out (`serving_default`);
+    the card calls its `generate` signature (the prompt, `max_new_tokens`, `temperature`,
+    `top_k`, `top_p`, `seed`) and its `score_text`. The metadata must list those
+    signatures (`LanguageModelModule.metadata`): they are not among `inputs`/`outputs`,
+    which are `serving_default`'s. The card starts from the export's decoding settings
+    (`decoding`, the config's; `generate` samples or, at temperature 0, is greedy: a
+    greedy or beam export starts at 0) and as many new tokens as the export allows."""
+    signatures = metadata.get("signatures")
+    if list(inputs) != ["prompt"] or not isinstance(signatures, list) \
+            or not LANGUAGE_MODEL_SIGNATURES <= set(signatures):
+        return None
+    info = {"kind": "language_model", "label": "Language model"}
+    limit = _number(metadata.get("max_new_tokens"), integer=True)
+    decoding = metadata.get("decoding") if isinstance(metadata.get("decoding"), dict) else {}
+    settings = {"max_new_tokens": limit}
+    settings.update({name: _number(decoding.get(name), name in INTEGER_SETTINGS)
+                     for name in ("temperature", "top_k", "top_p", "seed")})
+    if decoding.get("method") in ("greedy", "beam"):
+        settings["temperature"] = 0.0
+    if limit is not None:
+        info["max_new_tokens"] = limit
+    info["settings"] = {k: v for k, v in settings.items() if v is not None}
+    window = _number(metadata.get("context_window"), integer=True)
+    if window is not None:
+        info["context_window"] = window
+    return info
+
+
 # In order: the first view that recognizes an export describes it.
 VIEWS = [sentiment_view, classification_view, ner_view, question_answering_view,
-         ask_documents_view, translation_view, summarization_view]
+         ask_documents_view, translation_view, summarization_view, language_model_view]
 
 
 def describe(metadata, inputs, outputs):

@@ -26,6 +26,11 @@ Signatures:
   first, right-padded) -> `token_ids` int32 `[None, None]` completions,
   `lengths` int32 `[None]`.
 
+Warm-up: `save` writes `generate`'s warm-up requests (the default ones, with at
+most `max_length` new tokens: the default 3 would be refused by an export that
+allows fewer, and the server would refuse the export); `prepare_for_serving`
+adds the other signatures'.
+
 Prompts: an empty prompt generates from the end-of-document token alone (the
 start of a document); a prompt longer than the context window minus the new
 tokens keeps its last tokens (`max_prompt_tokens` in the metadata, for the
@@ -38,9 +43,12 @@ Example:
 >>> module.save("/tmp/export/1")
 """
 
+import numpy as np
 import tensorflow as tf
 
 from bertlab.decoding.language_model_generator import LanguageModelGenerator
+from bertlab.export.warmup import (SCALAR_INT_VALUE, default_warmup_examples, signature_inputs,
+                                   write_warmup_requests)
 from bertlab.models.dtype_policy_copy import copy_with_dtype_policy
 from bertlab.models.language_model_metrics import count_characters
 from bertlab.text.scoring_windows import batch_scoring_windows
@@ -253,7 +261,8 @@ class LanguageModelModule(tf.Module):
                 "jit_compile": self.jit_compile}
 
     def save(self, path):
-        """Writes the SavedModel with its four signatures."""
+        """Writes the SavedModel with its four signatures, and `generate`'s warm-up
+        requests (see the module docstring)."""
         signatures = {
             "serving_default": self.complete.get_concrete_function(),
             GENERATE_SIGNATURE: self.generate.get_concrete_function(),
@@ -261,3 +270,7 @@ class LanguageModelModule(tf.Module):
             TOKEN_IDS_SIGNATURE: self.serve_token_ids.get_concrete_function(),
         }
         tf.saved_model.save(self, path, signatures=signatures)
+        examples = default_warmup_examples(signature_inputs(path)[GENERATE_SIGNATURE])
+        new_tokens = np.array(min(SCALAR_INT_VALUE, self.decoding_config.max_length), np.int32)
+        write_warmup_requests(path, GENERATE_SIGNATURE,
+                              [{**example, "max_new_tokens": new_tokens} for example in examples])

@@ -201,11 +201,14 @@ def default_warmup_examples(inputs, texts=DEFAULT_TEXTS):
 
 def write_default_warmup_requests(export_dir, texts=DEFAULT_TEXTS):
     """Writes warm-up requests for every signature of the SavedModel at `export_dir`
-    (`default_warmup_examples`). Returns the path of the warm-up file."""
-    path = None
-    for signature, inputs in sorted(signature_inputs(export_dir).items()):
-        path = write_warmup_requests(export_dir, signature,
-                                     default_warmup_examples(inputs, texts))
-    if path is None:
+    (`default_warmup_examples`) that has none yet: an exporter that knows better writes
+    its own first (a language model's `generate`, whose `max_new_tokens` may be limited
+    below `SCALAR_INT_VALUE`). Returns the path of the warm-up file."""
+    signatures = signature_inputs(export_dir)
+    if not signatures:
         raise ValueError(f"{export_dir} has no serving signature to warm up.")
-    return path
+    warmed = {signature for signature, _ in read_warmup_requests(export_dir)}
+    for signature, inputs in sorted(signatures.items()):
+        if signature not in warmed:
+            write_warmup_requests(export_dir, signature, default_warmup_examples(inputs, texts))
+    return warmup_path(export_dir)

@@ -1,13 +1,16 @@
 """Warm-up requests: written into every export before it is published, parsed with TF
 Serving's own protos, replayed through the loaded SavedModel."""
 
+import collections
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bertlab.export.warmup import (MAX_WARMUP_RECORDS, default_warmup_examples,
                                     read_warmup_requests, signature_inputs, warmup_path,
-                                    write_warmup_requests)
+                                    write_default_warmup_requests, write_warmup_requests)
 from tests.serving.helpers import load_saved_model
 
 APPS = ["sentiment", "ner", "translation", "summarization"]
@@ -109,3 +112,38 @@ def test_default_examples_give_float_scalars_a_valid_probability():
                                       "max_new_tokens": (np.dtype(np.int32), ())})
     assert one["top_p"].dtype == np.float32 and 0.0 < float(one["top_p"]) <= 1.0
     assert one["max_new_tokens"].dtype == np.int32 and int(one["max_new_tokens"]) >= 1
+
+
+def test_default_requests_leave_the_exporter_s_own(exports, tmp_path):
+    export = tmp_path / "sentiment"
+    shutil.copytree(exports["sentiment"], export)
+    (export / "assets.extra" / "tf_serving_warmup_requests").unlink()
+    write_warmup_requests(export, "serving_default", [{"text": ["its own"]}])
+    path = write_default_warmup_requests(export)
+    assert path == warmup_path(export)
+    requests = read_warmup_requests(export)
+    assert [s for s, _ in requests] == ["serving_default"] + ["serve_token_ids"] * 2
+    np.testing.assert_array_equal(requests[0][1]["text"], [b"its own"])
+    write_default_warmup_requests(export)  # every signature has its requests: none added
+    assert len(read_warmup_requests(export)) == 3
+
+
+def test_a_language_model_allowing_fewer_new_tokens_than_the_default_warms_up(
+        lm_tokenizer, tmp_path):
+    """`generate` refuses more than the export's `max_length` new tokens; the default
+    warm-up asks 3, so a language-model export writes `generate`'s own (a refused warm-up
+    request makes TF Serving and `apps.serve` refuse the export)."""
+    from bertlab.decoding import DecodingConfig
+    from tests.serving.exports import build_language_model_export
+
+    path = build_language_model_export(tmp_path, lm_tokenizer,
+                                       DecodingConfig(method="greedy", max_length=2))
+    requests = read_warmup_requests(path)
+    assert collections.Counter(s for s, _ in requests) == {
+        "serving_default": 2, "generate": 2, "score_text": 2, "serve_token_ids": 2}
+    loaded = load_saved_model(path)
+    for signature, inputs in requests:
+        if signature == "generate":
+            assert int(inputs["max_new_tokens"]) == 2 and inputs["prompt"].shape[0] in (1, 5)
+        outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert outputs

@@ -5,21 +5,26 @@ MiniLM vocabulary (the real in-graph WordPiece tokenizer); the question
 answerer's weights are set so that it answers "Paris" wherever the context
 has the word (`QA_ANSWER`), through its real windows and span selection.
 Translation and summarization: a tiny `Seq2SeqTransformer` with a small SentencePiece model learned from Multi30k.
+A language model (`build_language_model_export`, apart: only its tests build it): a tiny
+random `TransformerLanguageModel` with a lossless SentencePiece model, its metadata as
+`LanguageModelingTask.export` writes it.
 Each export goes through `export_new_version` with the serving hook
 (`prepare_for_serving`: warm-up requests, op check) inside its write function,
 then `models.config` is written, as `bertlab.export.publish` does.
 """
 
+import dataclasses
 import os
 import shutil
 
 import tensorflow as tf
 
 from bertlab.decoding import DecodingConfig
+from bertlab.export.language_model_export import LanguageModelModule
 from bertlab.export.text_generation_module import TextGenerationModule
 from bertlab.export import (export_new_version, export_question_answerer,
                             export_text_classifier, export_token_classifier, write_metadata)
-from bertlab.models import Seq2SeqTransformer
+from bertlab.models import Seq2SeqTransformer, TransformerLanguageModel
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_question_answerer import BertQuestionAnswerer
@@ -127,3 +132,23 @@ def build_exports(root, minilm_dir, data_dir):
         QA_METADATA)
     update_models_config(os.path.join(root, "sentiment"))
     return paths
+
+
+# The language model's export settings: sampled, at most 8 new tokens (the warm-up asks 3).
+LM_DECODING = DecodingConfig(method="sample", max_length=8, temperature=0.8, top_p=0.95)
+
+
+def build_language_model_export(root, tokenizer, decoding=LM_DECODING):
+    """Writes `root/lm/1` (a 1-layer, 32-wide random `TransformerLanguageModel` over
+    `tokenizer`, a lossless SentencePiece model; context window 64, scored 32 tokens apart;
+    `decoding`: its `DecodingConfig`) and `root/models.config`; returns the version
+    directory."""
+    tf.keras.utils.set_random_seed(5)
+    model = TransformerLanguageModel(tokenizer.vocabulary_size, num_layers=1, hidden_dim=32,
+                                     num_heads=2, intermediate_dim=64, max_sequence_length=64,
+                                     dropout=0.0)
+    module = LanguageModelModule(model, tokenizer, decoding, score_stride=32)
+    path = _export(os.path.join(str(root), "lm"), module.save,
+                   {**module.metadata(), "app": "lm", "decoding": dataclasses.asdict(decoding)})
+    update_models_config(os.path.join(str(root), "lm"))
+    return path

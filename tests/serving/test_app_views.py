@@ -11,6 +11,15 @@ from bertlab.serving.rest_server import (BackgroundServer, create_app, demo_list
                                          export_description)
 from tests.serving.helpers import http
 
+# What `LanguageModelingTask.export` writes (apps.lm, configs/lm/smoke.yaml), in part.
+LM_METADATA = {
+    "app": "lm", "context_window": 64, "max_new_tokens": 16, "max_prompt_tokens": 48,
+    "score_stride": 32, "end_of_document_id": 3, "vocabulary_size": 1000,
+    "signatures": ["serving_default", "generate", "score_text", "serve_token_ids"],
+    "decoding": {"method": "sample", "max_length": 16, "beam_width": 4, "length_penalty": 0.6,
+                 "temperature": 0.8, "top_k": 0, "top_p": 0.95, "seed": 0,
+                 "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 0}}
+
 CASES = [
     # (what, metadata, inputs, outputs, description)
     ("sentiment export",
@@ -109,6 +118,32 @@ CASES = [
      {"kind": "ask_documents", "label": "Ask your documents", "read_top": 5}),
     ("a search index without a reader", {"task": "search_index", "k": 3}, ["query"],
      ["ids", "scores", "texts"], {"kind": "other", "label": "Model"}),
+    # A language model: its card calls `generate` and `score_text`, which the metadata lists.
+    ("language-model export", LM_METADATA, ["prompt"], ["completion"],
+     {"kind": "language_model", "label": "Language model", "max_new_tokens": 16,
+      "settings": {"max_new_tokens": 16, "temperature": 0.8, "top_k": 0, "top_p": 0.95,
+                   "seed": 0},
+      "context_window": 64, "output": "completion"}),
+    ("a greedy language model starts at temperature 0",
+     {**LM_METADATA, "title": "Gutenberg", "decoding": {"method": "greedy", "max_length": 16,
+                                                        "temperature": 1.0, "top_k": 0,
+                                                        "top_p": 1.0, "seed": 3}},
+     ["prompt"], ["completion"],
+     {"kind": "language_model", "label": "Gutenberg", "max_new_tokens": 16,
+      "settings": {"max_new_tokens": 16, "temperature": 0.0, "top_k": 0, "top_p": 1.0,
+                   "seed": 3},
+      "context_window": 64, "output": "completion"}),
+    ("language model with odd settings: only the numbers kept",
+     {"signatures": ["serving_default", "generate", "score_text"], "max_new_tokens": "many",
+      "decoding": {"temperature": "hot", "top_k": 2.5, "top_p": 0.9, "seed": True}},
+     ["prompt"], ["completion"],
+     {"kind": "language_model", "label": "Language model", "settings": {"top_p": 0.9},
+      "output": "completion"}),
+    ("prompt in without the signatures the card calls",
+     {"app": "lm", "signatures": ["serving_default", "serve_token_ids"]}, ["prompt"],
+     ["completion"], {"kind": "other", "label": "Model", "output": "completion"}),
+    ("the signatures over another input", LM_METADATA, ["text"], ["completion"],
+     {"kind": "other", "label": "Model", "output": "completion"}),
     ("one unknown output", {}, ["text"], ["vector"],
      {"kind": "other", "label": "Model", "output": "vector"}),
     ("metadata not an object", ["odd"], ["text"], ["summary"],

@@ -1,11 +1,13 @@
 """The demo page in a real headless browser (Debian's chromium driven by Playwright): type,
 press the button, read the rendered result, compare it with the REST API's answer."""
 
+import math
 import os
 import shutil
 
 import pytest
 
+from tests.serving.conftest import serving
 from tests.serving.helpers import http
 
 CHROMIUM = next((p for p in ["/usr/bin/chromium", shutil.which("chromium") or "",
@@ -57,6 +59,7 @@ def test_demo_page_end_to_end(server, tmp_path):
             assert "Serving ner, qa, sentiment, summarization" in page.inner_text("#status")
             assert not page.is_visible("#classification-card")  # no generic classifier
             assert not page.is_visible("#ask_documents-card")  # no search index with a reader
+            assert not page.is_visible("#language_model-card")  # no language model
 
             text = "An utterly delightful film with a wonderful cast ."
             page.fill("#sentiment-input", text)
@@ -411,4 +414,217 @@ def test_ask_documents_card(server):
     assert sorted(sent, key=len) == [question, question,
                                      {**question, "signature_name": "answer"},
                                      {**question, "signature_name": "answer"}]
+    assert all(e.startswith("Failed to load resource") for e in errors), errors
+
+
+@pytest.fixture(scope="module")
+def lm_server(tmp_path_factory, lm_tokenizer):
+    """A server over a tiny language-model export alone (`exports.build_language_model_export`:
+    sampled, at most 8 new tokens), warmed up as `python -m apps.serve` warms it."""
+    from tests.serving.exports import build_language_model_export
+
+    root = tmp_path_factory.mktemp("lm_models")
+    path = build_language_model_export(root, lm_tokenizer)
+    with serving(root) as background:
+        background.lm_path = path
+        yield background
+
+
+def _generate(server, prompt, **settings):
+    status, body = http(f"{server.url}/v1/models/lm:predict", {
+        "signature_name": "generate", "inputs": {"prompt": [prompt], **settings}})
+    assert status == 200, body
+    return body["outputs"]["completion"][0], body["outputs"]["num_tokens"][0]
+
+
+def _open_page(playwright, url, errors):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return browser, page
+
+
+def test_language_model_card(lm_server, tmp_path):
+    """"Write with the language model" over a real export: the settings start from its
+    metadata; Generate sends the prompt and the settings to `generate` (columnar, the
+    settings as scalars) and shows the prompt, then the completion; the same seed gives the
+    same text, another seed another; too many new tokens shows the export's refusal; Score
+    shows `score_text`'s perplexity and bits per character."""
+    from playwright.sync_api import sync_playwright
+
+    from bertlab.export.warmup import read_warmup_requests
+
+    # Served means warmed up: the export's warm-up file, `generate` included, was replayed.
+    warmed = {name for name, _ in read_warmup_requests(lm_server.lm_path)}
+    assert {"serving_default", "generate", "score_text", "serve_token_ids"} <= warmed
+    status, body = http(f"{lm_server.url}/v1/models/lm")
+    assert status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
+
+    shots = [tmp_path / "demo_language_model.png"]
+    if os.environ.get("BERTLAB_SCREENSHOT_DIR"):
+        os.makedirs(os.environ["BERTLAB_SCREENSHOT_DIR"], exist_ok=True)
+        shots.append(os.path.join(os.environ["BERTLAB_SCREENSHOT_DIR"],
+                                  "demo_language_model.png"))
+    prompt = "It was a dark and stormy night; "
+    settings = {"max_new_tokens": 8, "temperature": 0.8, "top_k": 0, "top_p": 0.95}
+    sent, errors = [], []
+    with sync_playwright() as playwright:
+        browser, page = _open_page(playwright, lm_server.url, errors)
+        try:
+            page.on("request", lambda r: sent.append(r.post_data_json)
+                    if r.method == "POST" else None)
+            page.goto(f"{lm_server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.inner_text("#status") == "Serving lm."
+            assert page.is_visible("#language_model-card")
+            assert not page.is_visible("#language_model-model")  # one language model
+            assert page.is_disabled("#sentiment-run")  # the other cards have no model
+            assert {name: page.input_value(f"#language_model-{name}")
+                    for name in ("max_new_tokens", "temperature", "top_k", "top_p", "seed")} == {
+                "max_new_tokens": "8", "temperature": "0.8", "top_k": "0", "top_p": "0.95",
+                "seed": "0"}  # the export's decoding (exports.LM_DECODING)
+            assert page.get_attribute("#language_model-max_new_tokens", "max") == "8"
+
+            def generate():
+                page.click("#language_model-run")
+                # The previous text is replaced by "Working…", then by the answer.
+                page.wait_for_selector("#language_model-completion, #language_model-result.error",
+                                       timeout=60000)
+                return page.text_content("#language_model-completion")
+
+            page.fill("#language_model-input", prompt)
+            page.fill("#language_model-seed", "5")
+            first = generate()
+            expected, num_tokens = _generate(lm_server, prompt, **settings, seed=5)
+            assert first == expected and first  # a random model's 8 tokens: some text
+            assert page.text_content("#language_model-prompt") == prompt  # as typed
+            assert page.text_content("#language_model-output") == prompt + expected
+            assert page.inner_text("#language_model-tokens").startswith(f"{num_tokens} new token")
+            assert page.inner_text("#language_model-meta").endswith(" ms")
+            for shot in shots:
+                page.screenshot(path=str(shot), full_page=True)
+
+            assert generate() == first  # seeded: the same text again
+            page.fill("#language_model-seed", "6")
+            other = generate()
+            assert other != first and other == _generate(lm_server, prompt, **settings,
+                                                         seed=6)[0]
+            page.fill("#language_model-temperature", "0")
+            greedy = generate()
+            assert greedy == _generate(lm_server, prompt, **{**settings, "temperature": 0.0},
+                                       seed=6)[0]
+            page.fill("#language_model-temperature", "0.8")
+
+            page.fill("#language_model-max_new_tokens", "9")
+            page.click("#language_model-run")
+            page.wait_for_selector("#language_model-result.error", timeout=60000)
+            assert page.inner_text("#language_model-result") == (
+                "max_new_tokens must be at most 8 (this export's limit)")
+            page.fill("#language_model-max_new_tokens", "")
+            page.click("#language_model-run")
+            assert page.inner_text("#language_model-result") == (
+                "Set max new tokens to a number.")
+            page.fill("#language_model-max_new_tokens", "8")
+            page.fill("#language_model-input", "  ")
+            page.click("#language_model-run")
+            assert page.inner_text("#language_model-result") == "Type some text first."
+
+            text = "The rain fell in torrents,\nexcept at occasional intervals."
+            page.fill("#language_model-input", text)
+            page.click("#language_model-score")
+            page.wait_for_selector("#language_model-perplexity", timeout=60000)
+            status, body = http(f"{lm_server.url}/v1/models/lm:predict",
+                                {"signature_name": "score_text", "instances": [text]})
+            assert status == 200, body
+            score = body["predictions"][0]
+            assert score["num_chars"] == len(text)
+            perplexity = math.exp(-score["log_likelihood"] / score["num_tokens"])
+            bits = -score["log_likelihood"] / math.log(2) / score["num_chars"]
+            # A random model over 600 pieces: about 600 per token.
+            assert 100 < perplexity < 3000
+            assert float(page.text_content("#language_model-perplexity")) == pytest.approx(
+                perplexity, abs=0.006)
+            assert float(page.text_content("#language_model-bits")) == pytest.approx(
+                bits, abs=0.0006)
+            assert page.inner_text("#language_model-counts").startswith(
+                f"{score['num_tokens']} tokens, {len(text)} characters")
+            assert not page.is_disabled("#language_model-score")
+        finally:
+            browser.close()
+    generate_body = {"signature_name": "generate", "inputs": {"prompt": [prompt], **settings}}
+    assert sent == [
+        {**generate_body, "inputs": {**generate_body["inputs"], "seed": 5}},
+        {**generate_body, "inputs": {**generate_body["inputs"], "seed": 5}},
+        {**generate_body, "inputs": {**generate_body["inputs"], "seed": 6}},
+        {**generate_body, "inputs": {**generate_body["inputs"], "temperature": 0, "seed": 6}},
+        {**generate_body, "inputs": {**generate_body["inputs"], "max_new_tokens": 9,
+                                     "seed": 6}},
+        {"signature_name": "score_text", "instances": [text]}]
+    # The browser logs the refused request (400).
+    assert len(errors) == 1 and errors[0].startswith("Failed to load resource"), errors
+    assert os.path.getsize(shots[0]) > 10000
+
+
+def test_language_model_card_follows_the_chosen_model(lm_server):
+    """Several language models: a picker, each model's settings and limit in the fields; a
+    model found through stock TF Serving's metadata (no demo/apps.json) by its `generate`
+    and `score_text` signatures. The listing and the second model's answers are routed."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from apps.serve.app_views import describe
+
+    status, listing = http(f"{lm_server.url}/demo/apps.json")
+    assert status == 200
+    listing["apps"].append({"name": "lm_greedy", "version": 2, **describe(
+        {"title": "Greedy", "signatures": ["serving_default", "generate", "score_text"],
+         "max_new_tokens": 4, "context_window": 32,
+         "decoding": {"method": "greedy", "max_length": 4, "seed": 0}},
+        ["prompt"], ["completion"])})
+    sent, errors = [], []
+
+    def answer(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(json={"outputs": {"completion": [" and then"], "num_tokens": [3]}})
+
+    with sync_playwright() as playwright:
+        browser, page = _open_page(playwright, lm_server.url, errors)
+        try:
+            page.route("**/demo/apps.json", lambda route: route.fulfill(json=listing))
+            page.route(re.compile(r"/v1/models/lm_greedy:predict$"), answer)
+            page.goto(f"{lm_server.url}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.is_visible("#language_model-model")
+            assert page.locator("#language_model-model option").all_inner_texts() == [
+                "Language model (lm)", "Greedy (lm_greedy)"]
+            page.select_option("#language_model-model", "lm_greedy")
+            assert page.input_value("#language_model-max_new_tokens") == "4"
+            assert page.input_value("#language_model-temperature") == "0"
+            assert page.get_attribute("#language_model-max_new_tokens", "max") == "4"
+            page.fill("#language_model-input", "Once upon a time")
+            page.press("#language_model-input", "Control+Enter")
+            page.wait_for_selector("#language_model-completion", timeout=30000)
+            assert page.text_content("#language_model-output") == "Once upon a time and then"
+            assert page.inner_text("#language_model-tokens") == (
+                "3 new tokens (then the end of the document)")
+            page.select_option("#language_model-model", "lm")
+            assert page.input_value("#language_model-max_new_tokens") == "8"
+            assert page.input_value("#language_model-temperature") == "0.8"
+
+            # Stock TF Serving (no demo/apps.json): found by its signatures. (The browser
+            # logs each candidate name's 404.)
+            assert errors == []
+            page.route("**/demo/apps.json", lambda route: route.fulfill(status=404))
+            page.reload()
+            page.wait_for_selector("body[data-ready=true]", timeout=30000)
+            assert page.is_visible("#language_model-card")
+            assert page.inner_text("#status") == "Serving lm."
+        finally:
+            browser.close()
+    assert sent == [{"signature_name": "generate", "inputs": {
+        "prompt": ["Once upon a time"], "max_new_tokens": 4, "temperature": 0, "top_k": 0,
+        "top_p": 0.95, "seed": 0}}]
     assert all(e.startswith("Failed to load resource") for e in errors), errors

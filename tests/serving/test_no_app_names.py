@@ -17,7 +17,7 @@ SERVING_DIR = REPO_ROOT / "bertlab" / "serving"
 # The apps, their kinds on the demo page, and the task names their exports carry
 # ("sentence_classification", "token_classification", "text_classification", ...).
 APP_WORDS = {"sentiment", "ner", "translation", "translations", "summarization",
-             "summarisation", "classification", "classifier", "tagging"}
+             "summarisation", "classification", "classifier", "tagging", "lm"}
 # Words of prose and parts of snake_case / camelCase names ("NERTagger": NER, Tagger);
 # a longer word is another word ("inner", "runner" and "corner" are fine).
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")

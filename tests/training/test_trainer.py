@@ -248,3 +248,27 @@ def test_training_with_xla_fusion_clusters_and_follows_the_plain_run(tmp_path):
     for name in plain_weights:
         np.testing.assert_allclose(fused_weights[name], plain_weights[name], rtol=1e-4,
                                    atol=1e-5, err_msg=name)
+
+
+class _NoTrainMetricsTask(ToyTask):
+    """Judged by its loss while it trains (a language model: no second softmax);
+    `update_metrics` takes only the evaluation metrics."""
+
+    def build_train_metrics(self):
+        return []
+
+    def update_metrics(self, metrics, labels, outputs):
+        (accuracy,) = metrics
+        accuracy.update_state(labels["label"], outputs["logits"], sample_weight=labels["weight"])
+
+
+def test_a_task_without_training_metrics_trains_and_evaluates(tmp_path):
+    task = _NoTrainMetricsTask(global_batch_size=16)
+    config = TrainerConfig(train_steps=2, global_batch_size=16, steps_per_loop=2,
+                           log_interval=1, checkpoint_interval=0, eval_at_end=True, seed=3)
+    summary = Trainer(task, config, OptimizerConfig(learning_rate=0.05), str(tmp_path)).train()
+    assert summary["steps"] == 2
+    assert "accuracy" not in summary["final_train"]
+    assert 0.0 <= summary["final_eval"]["accuracy"] <= 1.0
+    scalars = read_scalars(str(tmp_path / "train"))
+    assert "accuracy" not in scalars and np.isfinite(scalars["loss"][2])

@@ -5,7 +5,7 @@
 
 const CANDIDATE_NAMES = ["sentiment", "ner", "qa", "qa_cmrc2018", "qa_drcd", "translation",
   "translation_en_de", "translation_de_en", "translation_en_zh", "translation_zh_en",
-  "summarization", "search"];
+  "summarization", "search", "lm"];
 const ENTITY_NAMES = { PER: "Person", ORG: "Organization", LOC: "Location", MISC: "Other" };
 
 const $ = (id) => document.getElementById(id);
@@ -36,9 +36,18 @@ async function api(path, body) {
   let data = null;
   try { data = await response.json(); } catch (error) { /* not JSON */ }
   if (!response.ok) {
-    throw new Error((data && data.error) || `The server answered ${response.status}.`);
+    throw new Error(readableError((data && data.error) ||
+      `The server answered ${response.status}.`));
   }
   return data;
+}
+
+// A value a signature refuses (TensorFlow's assertion, a 400) arrives as "... Graph execution
+// error: ... assertion failed: [`max_new_tokens` must be at most 16 (this export\'s limit)]
+// [Condition x <= y ...] ...": the assertion's own message is shown alone.
+function readableError(message) {
+  const found = /assertion failed: \[([\s\S]*?)\](?= \[|\s*$)/.exec(message);
+  return found ? found[1].replace(/\\(.)/g, "$1").replace(/`/g, "") : message;
 }
 
 function kindFromOutputs(outputs) {
@@ -63,8 +72,10 @@ async function discoverApps() {
       const signatures = meta.metadata.signature_def.signature_def;
       const signature = signatures.serving_default;
       // A search index with a reader has an `answer` signature giving the source document.
+      // A language model has the `generate` and `score_text` signatures its card calls.
       const kind = signatures.answer && signatures.answer.outputs.document_id
-        ? "ask_documents" : kindFromOutputs(signature.outputs);
+        ? "ask_documents" : signatures.generate && signatures.score_text
+          ? "language_model" : kindFromOutputs(signature.outputs);
       const app = { name, kind, label: name, output: Object.keys(signature.outputs)[0] };
       const direction = name.match(/^translation_([a-z]+)_([a-z]+)$/);
       if (direction) app.label = `${direction[1]} → ${direction[2]}`;
@@ -81,6 +92,14 @@ async function predictOne(model, instance, signature) {
   if (signature) body.signature_name = signature;
   const data = await api(`v1/models/${encodeURIComponent(model)}:predict`, body);
   return data.predictions[0];
+}
+
+async function predictColumns(model, inputs, signature) {
+  // Columnar format: `inputs` names every input, a batched one as a list, a scalar one (a
+  // setting) as a bare value beside it; the outputs come back the same way.
+  const body = { signature_name: signature, inputs };
+  const data = await api(`v1/models/${encodeURIComponent(model)}:predict`, body);
+  return data.outputs;
 }
 
 function showError(result, error) {
@@ -273,21 +292,69 @@ function renderGenerated(result, text, id) {
   result.replaceChildren(el("div", { class: "generated", id, text: text || "(empty)" }));
 }
 
+// --------------------------------------------------------------------------- language model
+
+const GENERATE_SETTINGS = ["max_new_tokens", "temperature", "top_k", "top_p", "seed"];
+
+// The `generate` settings typed in the card, as numbers (the signature refuses values out of
+// range, a float for an integer setting included: the card shows its answer).
+function generateSettings() {
+  const settings = {};
+  for (const name of GENERATE_SETTINGS) {
+    const field = $(`language_model-${name}`);
+    // A number field holds "" when what is typed is not a number.
+    const value = field.value.trim() === "" ? NaN : Number(field.value);
+    if (!Number.isFinite(value)) {
+      const label = field.parentElement.firstChild.textContent.trim().toLowerCase();
+      throw new Error(`Set ${label} to a number.`);
+    }
+    settings[name] = value;
+  }
+  return settings;
+}
+
+// The prompt, then the completion in its own colour: the prompt as typed, so the two read as
+// the one text the model continued (its tokenizer is lossless).
+function renderCompletion(result, prompt, completion, numTokens, maxNewTokens) {
+  // `num_tokens` counts the end-of-document token, which the completion does not show.
+  const ended = numTokens < maxNewTokens ? " (then the end of the document)" : "";
+  result.className = "result";
+  result.replaceChildren(
+    el("div", { class: "generated written", id: "language_model-output" }, [
+      el("span", { class: "prompt", id: "language_model-prompt", text: prompt }),
+      el("span", { class: "completion", id: "language_model-completion", text: completion })]),
+    el("div", { class: "meta", id: "language_model-tokens",
+      text: `${numTokens} new ${numTokens === 1 ? "token" : "tokens"}${ended}` }));
+}
+
+// `score_text`'s answer: the log-likelihood (natural log) of the text's tokens, and how many
+// tokens and characters (code points) it has.
+function renderScore(result, score) {
+  const logLikelihood = Number(score.log_likelihood);
+  const tokens = Number(score.num_tokens);
+  const chars = Number(score.num_chars);
+  const perplexity = Math.exp(-logLikelihood / tokens);
+  const bits = -logLikelihood / Math.LN2 / chars;
+  result.className = "result";
+  const figure = (id, value, what) => el("div", {}, [
+    el("span", { class: "score-value", id, text: value }),
+    el("span", { class: "meta", text: what })]);
+  result.replaceChildren(
+    el("div", { class: "scores" }, [
+      figure("language_model-perplexity", perplexity.toFixed(2), "perplexity per token"),
+      figure("language_model-bits", bits.toFixed(3), "bits per character")]),
+    el("div", { class: "meta", id: "language_model-counts",
+      text: `${tokens} tokens, ${chars} characters, log-likelihood ${logLikelihood.toFixed(2)}` }));
+}
+
 // --------------------------------------------------------------------------- wiring
 
-function setUp(kind, apps, run) {
-  const card = $(`${kind}-card`);
-  const button = $(`${kind}-run`);
+// The handler of a card's button: runs `run(text, result)` on the card's trimmed text (refused
+// when empty), the button disabled meanwhile; shows the time taken, or the error.
+function cardAction(kind, button, run) {
   const input = $(`${kind}-input`);
   const result = $(`${kind}-result`);
-  if (apps.length === 0) {
-    card.classList.add("unavailable");
-    button.disabled = true;
-    result.replaceChildren(el("span", { class: "placeholder",
-      text: "No model of this kind is exported yet." }));
-    return;
-  }
-  const go = async () => {
+  return async () => {
     const text = input.value.trim();
     if (!text) {
       showError(result, new Error("Type some text first."));
@@ -305,6 +372,21 @@ function setUp(kind, apps, run) {
       button.disabled = false;
     }
   };
+}
+
+function setUp(kind, apps, run) {
+  const card = $(`${kind}-card`);
+  const button = $(`${kind}-run`);
+  const input = $(`${kind}-input`);
+  const result = $(`${kind}-result`);
+  if (apps.length === 0) {
+    card.classList.add("unavailable");
+    button.disabled = true;
+    result.replaceChildren(el("span", { class: "placeholder",
+      text: "No model of this kind is exported yet." }));
+    return;
+  }
+  const go = cardAction(kind, button, run);
   button.addEventListener("click", go);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) go();
@@ -412,6 +494,46 @@ async function main() {
     renderGenerated(result, typeof prediction === "string" ? prediction
       : prediction[app.output || "summary"], "summarization-output");
   });
+
+  // Write with the language model: Generate calls `generate` with the settings typed in,
+  // Score calls `score_text`; both read the text as typed (a space or a newline at its end
+  // changes what follows). The settings start from the export's (its metadata); a picker when
+  // several are served.
+  const lm = byKind("language_model");
+  const lmModel = $("language_model-model");
+  const lmInput = $("language_model-input");
+  for (const app of lm) {
+    lmModel.append(el("option", { value: app.name, text: `${app.label} (${app.name})` }));
+  }
+  $("language_model-card").hidden = lm.length === 0;
+  $("language_model-model-label").hidden = lm.length < 2;
+  const lmChosen = () => lm.find((a) => a.name === lmModel.value) || lm[0];
+  const lmDefaults = () => {
+    const app = lmChosen();
+    if (!app) return;
+    for (const [name, value] of Object.entries(app.settings || {})) {
+      if (GENERATE_SETTINGS.includes(name)) $(`language_model-${name}`).value = String(value);
+    }
+    const tokens = $("language_model-max_new_tokens");
+    if (Number.isInteger(app.max_new_tokens)) tokens.max = String(app.max_new_tokens);
+    else tokens.removeAttribute("max");
+  };
+  lmModel.addEventListener("change", lmDefaults);
+  lmDefaults();
+  setUp("language_model", lm, async (_, result) => {
+    const prompt = lmInput.value;
+    const settings = generateSettings();
+    const out = await predictColumns(lmChosen().name, { prompt: [prompt], ...settings },
+      "generate");
+    renderCompletion(result, prompt, out.completion[0], out.num_tokens[0],
+      settings.max_new_tokens);
+  });
+  const score = $("language_model-score");
+  score.disabled = lm.length === 0;
+  if (lm.length) {
+    score.addEventListener("click", cardAction("language_model", score, async (_, result) =>
+      renderScore(result, await predictOne(lmChosen().name, lmInput.value, "score_text"))));
+  }
   document.body.dataset.ready = "true";
 }
 
