@@ -92,7 +92,7 @@ WIKIEXTRACTOR_TEXT = (
     "Herbert Basser\n"
     "Herbert W. Basser (b. 1942) is a scholar (). He taught at Toronto.\n"
     "Biography.\n"
-    "In 1963, he graduated.\n"
+    "In 1963, he graduated from Yeshiva University in New York.\n"
     "\n"
     "Title only\n"
     "\n")
@@ -103,7 +103,7 @@ def test_wikiextractor_articles_become_documents_of_sentences():
     assert docs == [
         ["东富山站是铁路车站。", "其中JR货物会以本站作为中心！", "站房设于西口。"],
         ["Herbert W. Basser (b. 1942) is a scholar.", "He taught at Toronto.",
-         "In 1963, he graduated."],
+         "In 1963, he graduated from Yeshiva University in New York."],
     ]
 
 
