@@ -145,7 +145,7 @@ def wikitext_to_documents(lines):
 # Western: a run of . ! ? and closing quotes/brackets, then whitespace, then what starts a
 # sentence (a capital, a digit, an opening quote or bracket, a CJK ideograph).
 _CLOSERS = "\"'”’」』）)\\]"
-_SENTENCE_END = re.compile(
+_SENTENCE_BREAK = re.compile(
     rf"[。！？]+[{_CLOSERS}]*(?![》〉{_CLOSERS}])\s*"
     rf"|(?<=\S)(?P<western>[.!?]+)[{_CLOSERS}]*\s+"
     r"(?=[\"'“‘(\[]?[A-Z0-9\u3400-\u4dbf\u4e00-\u9fff])")
@@ -184,7 +184,7 @@ def split_sentences(paragraph):
     """
     sentences = []
     start = 0
-    for match in _SENTENCE_END.finditer(paragraph):
+    for match in _SENTENCE_BREAK.finditer(paragraph):
         western = match.group("western")
         if western == "." and _is_abbreviation(paragraph, match.start()):
             continue
