@@ -29,10 +29,16 @@ INSTALL_REQUIRES = [
 # package cannot be imported beside TensorFlow 2.21 (its TF op library fails to load).
 ANN_REQUIRES = ["faiss-cpu~=1.15.0"]
 
+# Chinese word segmentation for whole-word masking (`apps.pretrain.create_data --whole_word_mask
+# --segmenter=jieba`, bertlab.pretraining.word_segmentation), imported only then.
+ZH_REQUIRES = ["jieba==0.42.1"]
+
 EXTRAS_REQUIRE = {
     "ann": ANN_REQUIRES,
+    "zh": ZH_REQUIRES,
     "test": [
         *ANN_REQUIRES,
+        *ZH_REQUIRES,
         "pytest>=8,<10",
         # Two test processes (`-n 2`): the suite fits CI's 15 minutes on 2 cores.
         "pytest-xdist>=3.6,<4",

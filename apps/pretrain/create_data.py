@@ -11,6 +11,14 @@ Usage:
   python -m apps.pretrain.create_data --input='corpus/*.txt' --vocab_file=vocab.txt \
       --output=data/train --max_seq_length=128 --max_predictions_per_seq=20 \
       --dupe_factor=10 --num_shards=8 [--whole_word_mask] [--nolowercase]
+  python -m apps.pretrain.create_data --input=work/zhwiki/train.txt \
+      --vocab_file=work/zhwiki/vocab.txt --output=work/zhwiki/train \
+      --whole_word_mask --segmenter=jieba        # Chinese whole-word masking (BERT-wwm)
+
+`--whole_word_mask` alone masks the WordPiece pieces of a word together; with
+`--segmenter=jieba` the words are Chinese words from jieba (`pip install
+'bertlab[zh]'`), so all characters of a word are masked together, as Chinese
+BERT-wwm does. The TFRecord features are the same either way.
 """
 
 import sys
@@ -41,6 +49,9 @@ flags.DEFINE_float("short_seq_prob", _DEFAULTS.short_seq_prob,
                    "Probability of a shorter target length.")
 flags.DEFINE_bool("whole_word_mask", _DEFAULTS.whole_word_mask,
                   "Mask all WordPiece pieces of a word together.")
+flags.DEFINE_string("segmenter", _DEFAULTS.segmenter,
+                    "With --whole_word_mask: words from this segmenter ('jieba': Chinese words) "
+                    "instead of WordPiece's.")
 flags.DEFINE_integer("random_seed", _DEFAULTS.random_seed, "Seed; same seed, same files.")
 flags.DEFINE_integer("num_shards", _DEFAULTS.num_shards, "Output files.")
 flags.DEFINE_integer("chunk_documents", _DEFAULTS.chunk_documents,
@@ -60,6 +71,7 @@ def main(argv):
             max_seq_length=f.max_seq_length, max_predictions_per_seq=f.max_predictions_per_seq,
             masked_lm_prob=f.masked_lm_prob, dupe_factor=f.dupe_factor,
             short_seq_prob=f.short_seq_prob, whole_word_mask=f.whole_word_mask,
+            segmenter=f.segmenter or None,
             random_seed=f.random_seed, num_shards=f.num_shards, lowercase=f.lowercase,
             input_format=f.input_format, chunk_documents=f.chunk_documents,
             random_buffer_documents=f.random_buffer_documents)

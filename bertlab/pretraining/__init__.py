@@ -1,6 +1,6 @@
 """BERT pretraining: corpora, MLM/NSP data, the input pipeline and the task.
 
-- `corpus`: input files and documents (`lines` and `wikitext` formats).
+- `corpus`: input files and documents (`lines`, `wikitext` and `wikiextractor` formats).
 - `instances`, `pretraining_data`: MLM/NSP instances and sharded TFRecords
   (`apps.pretrain.create_data`).
 - `dataset`: TFRecords -> `(features, labels)` batches for `BertPretrainer`.

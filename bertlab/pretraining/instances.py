@@ -16,7 +16,11 @@ token ids instead of token strings:
 - `round(len(tokens) * masked_lm_prob)` tokens (at least 1, at most
   `max_predictions_per_seq`) are predicted; `[CLS]` and `[SEP]` never are. Of
   the chosen tokens 80% become `[MASK]`, 10% a random token, 10% stay.
-  With whole-word masking, a word's `##` continuation pieces are chosen with it.
+  With whole-word masking, a word's `##` continuation pieces are chosen with it,
+  and so are the tokens marked as continuing a segmenter word (Chinese
+  whole-word masking: `mark_word_continuations`, an id `t` stored as `-1 - t`;
+  marks are removed before the instance is made, whether or not whole words
+  are masked).
 
 Two deliberate differences from the reference:
 - a random replacement is drawn from the vocabulary minus its bracketed
@@ -84,6 +88,19 @@ class InstanceVocabulary:
         return len(self.tokens)
 
 
+def mark_word_continuations(ids, continuations):
+    """Token ids with each token that continues the word before it (a `True` in
+    `continuations`) stored as `-1 - id`, which whole-word masking reads as "mask with
+    the token before". Marked ids travel through sentence packing and truncation like
+    any id; `create_masked_lm_predictions` removes the marks.
+
+    Example:
+    >>> mark_word_continuations([7, 8, 9], [False, True, False])
+    [7, -9, 9]
+    """
+    return [-1 - t if c else t for t, c in zip(ids, continuations)]
+
+
 def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
     """Truncates the two lists in place to at most `max_num_tokens` in total,
     one token at a time from the longer one, at its front or back at random."""
@@ -99,14 +116,19 @@ def create_masked_lm_predictions(tokens, segment_ids, vocab, masked_lm_prob,
                                  max_predictions_per_seq, whole_word_mask, rng):
     """Chooses and replaces the tokens to predict (see module docstring).
 
+    `tokens` may hold marked ids (`mark_word_continuations`): they continue the word
+    before them, and come out unmarked.
+
     Returns `(output_tokens, positions, original_ids, (num_mask, num_random,
     num_kept))`, positions sorted.
     """
+    continues = [t < 0 or vocab.is_continuation[t] for t in tokens]
+    tokens = [t if t >= 0 else -1 - t for t in tokens]
     cand_indexes = []
     for i, token in enumerate(tokens):
         if token == vocab.cls_id or token == vocab.sep_id:
             continue
-        if (whole_word_mask and cand_indexes and vocab.is_continuation[token]
+        if (whole_word_mask and cand_indexes and continues[i]
                 and cand_indexes[-1][-1] == i - 1 and segment_ids[i - 1] == segment_ids[i]):
             cand_indexes[-1].append(i)
         else:

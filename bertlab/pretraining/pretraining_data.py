@@ -18,6 +18,11 @@ plus `{prefix}-stats.json` (instances, masked fraction, 80/10/10 split, NSP
 balance, the settings).
 
 Instance semantics: `bertlab.pretraining.instances` (google-research/bert's).
+Chinese whole-word masking (`whole_word_mask` with `segmenter="jieba"`, as
+Chinese BERT-wwm): each sentence is also cut into words by the segmenter, the
+words are aligned with the tokens by character offsets
+(`bertlab.pretraining.word_segmentation`), and the tokens of one word are
+masked together; the files are the same as without it.
 What differs is the streaming, which keeps memory bounded on a corpus larger
 than RAM:
 
@@ -58,8 +63,11 @@ import tqdm
 from absl import logging
 
 from bertlab.pretraining import corpus
-from bertlab.pretraining.instances import InstanceVocabulary, create_instances_from_document
+from bertlab.pretraining import word_segmentation
+from bertlab.pretraining.instances import (InstanceVocabulary, create_instances_from_document,
+                                           mark_word_continuations)
 from bertlab.text.bert_tokenizer import BertTokenizer
+from bertlab.text.offset_tokenization import tokenize_with_offsets
 from bertlab.text.vocabulary import load_vocabulary
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
@@ -76,6 +84,7 @@ class PretrainingDataConfig:
     dupe_factor: int = 10
     short_seq_prob: float = 0.1
     whole_word_mask: bool = False
+    segmenter: str = None  # None: WordPiece words; "jieba": Chinese words (whole_word_mask)
     random_seed: int = 12345
     num_shards: int = 1
     lowercase: bool = True
@@ -104,6 +113,13 @@ class PretrainingDataConfig:
         if self.random_buffer_documents < 0:
             raise ValueError(
                 f"`random_buffer_documents` must be >= 0, got {self.random_buffer_documents}.")
+        if self.segmenter is not None:
+            if self.segmenter not in word_segmentation.SEGMENTERS:
+                raise ValueError(f"`segmenter` must be one of {word_segmentation.SEGMENTERS}, "
+                                 f"got {self.segmenter!r}.")
+            if not self.whole_word_mask:
+                raise ValueError(f"`segmenter`={self.segmenter!r} is used only by whole-word "
+                                 "masking: set `whole_word_mask` too.")
         if self.input_format not in corpus.INPUT_FORMATS:
             raise ValueError(f"`input_format` must be one of {corpus.INPUT_FORMATS}, "
                              f"got {self.input_format!r}.")
@@ -119,12 +135,20 @@ def stats_path(output_prefix):
 
 
 class _DocumentTokenizer:
-    """Tokenizes documents (lists of sentence strings) in batches, in the graph."""
+    """Tokenizes documents (lists of sentence strings) in batches, in the graph; with a
+    `segmenter` (`word_segmentation.make_segmenter`), the tokens that continue a segmenter
+    word come marked (`instances.mark_word_continuations`)."""
 
-    def __init__(self, vocabulary, lowercase, batch_size):
+    def __init__(self, vocabulary, lowercase, batch_size, segmenter=None):
         tokenizer = BertTokenizer(vocabulary, lowercase=lowercase)
-        self._tokenize = tf.function(
-            lambda text: tokenizer(text), input_signature=[tf.TensorSpec([None], tf.string)])
+        self.segmenter = segmenter
+        if segmenter is None:
+            self._tokenize = tf.function(
+                lambda text: (tokenizer(text),), input_signature=[tf.TensorSpec([None], tf.string)])
+        else:
+            self._tokenize = tf.function(
+                lambda text: tokenize_with_offsets(tokenizer, text)[:2],
+                input_signature=[tf.TensorSpec([None], tf.string)])
         self.batch_size = batch_size
 
     def __call__(self, documents):
@@ -132,10 +156,17 @@ class _DocumentTokenizer:
         sentences = [s for doc in documents for s in doc]
         ids = []
         for start in range(0, len(sentences), self.batch_size):
-            ragged = self._tokenize(tf.constant(sentences[start:start + self.batch_size]))
-            values = ragged.flat_values.numpy()
-            splits = ragged.row_splits.numpy()
-            ids.extend(values[splits[j]:splits[j + 1]].tolist() for j in range(len(splits) - 1))
+            batch = sentences[start:start + self.batch_size]
+            outputs = self._tokenize(tf.constant(batch))
+            splits = outputs[0].row_splits.numpy()
+            values = outputs[0].flat_values.numpy()
+            rows = [values[splits[j]:splits[j + 1]].tolist() for j in range(len(splits) - 1)]
+            if self.segmenter is not None:
+                starts = outputs[1].flat_values.numpy()
+                rows = [mark_word_continuations(row, word_segmentation.word_continuations(
+                            text, starts[splits[j]:splits[j + 1]].tolist(), self.segmenter))
+                        for j, (text, row) in enumerate(zip(batch, rows))]
+            ids.extend(rows)
         out = []
         position = 0
         for doc in documents:
@@ -251,7 +282,11 @@ def create_pretraining_data(input_patterns, vocab_file, output_prefix, config=No
     files = corpus.expand_input_patterns(input_patterns)
     tokens = load_vocabulary(vocab_file, required_tokens=("[UNK]", "[CLS]", "[SEP]", "[MASK]"))
     vocab = InstanceVocabulary(tokens)
-    tokenizer = _DocumentTokenizer(tokens, config.lowercase, config.tokenize_batch_size)
+    segmenter = None
+    if config.segmenter is not None:
+        segmenter = word_segmentation.make_segmenter(config.segmenter)
+    tokenizer = _DocumentTokenizer(tokens, config.lowercase, config.tokenize_batch_size,
+                                   segmenter)
     rng = random.Random(config.random_seed)
     stats = _Stats()
 

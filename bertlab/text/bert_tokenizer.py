@@ -42,6 +42,21 @@ PUNCTUATION_OR_CJK_PATTERN = f"([{_PUNCTUATION_CLASS}{_CJK_CLASS}])"
 MAX_CHARS_PER_WORD = 100
 
 
+def is_cjk_character(char):
+    """Whether `char` (one code point) is a CJK ideograph by google-research/bert's
+    `_is_chinese_char` ranges: the characters the tokenizer makes words of their own
+    (kana and Hangul are not among them).
+
+    Example:
+    >>> is_cjk_character("中"), is_cjk_character("の"), is_cjk_character("a")
+    (True, False, False)
+    """
+    if len(char) != 1:
+        return False
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
 def replace_invalid_utf8(text):
     """Replaces each maximal ill-formed UTF-8 subsequence by U+FFFD (as Python's
     `bytes.decode("utf-8", "replace")`).

@@ -12,6 +12,20 @@ The result lists the reserved tokens first (`[PAD]` is id 0), then every
 single character of the kept alphabet, then the learned word pieces
 (continuations prefixed `##`) from most to least frequent.
 
+Chinese (`cjk_min_count`): the tokenizer makes every CJK ideograph a word of
+its own, so an ideograph needs exactly one token and never a `##` form or a
+multi-character piece. With `cjk_min_count=N`, every ideograph that occurs at
+least N times is a token (after the reserved tokens, most frequent first) and
+the learner works on the other words with the rest of the budget, instead of
+ideographs competing with Latin letters for the learner's `max_unique_chars`
+alphabet and each taking two entries. Measured on the training split of
+`../shared/data/zhwiki` (25M ideographs, 8,639 distinct): N=3 keeps 6,837
+of them (N=5: 6,244), and with `vocab_size=21128` gives 20,580 tokens that
+cover 99.91-99.99% of the characters of the simplified-Chinese data sets
+(CMRC 2018, THUCNews titles, Chinese STS-B, CSL); N=5 leaves CSL at 99.89%
+and CMRC at 99.92%. That text is simplified only (converted with OpenCC),
+so traditional characters are not in it (DRCD: 72.5% covered).
+
 Example:
 >>> counts = count_words(["The cat sat.", "The cats sat."], lowercase=True)
 >>> vocab = learn_vocabulary(counts, vocab_size=40)
@@ -24,7 +38,7 @@ import collections
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from bertlab.text.bert_tokenizer import basic_tokenize
+from bertlab.text.bert_tokenizer import basic_tokenize, is_cjk_character
 from bertlab.text.vocabulary import SPECIAL_TOKENS
 
 DEFAULT_RESERVED_TOKENS = SPECIAL_TOKENS  # [PAD], [UNK], [CLS], [SEP], [MASK]
@@ -63,7 +77,7 @@ def count_words(lines, lowercase=True, batch_size=1024):
 
 def learn_vocabulary(word_counts, vocab_size, reserved_tokens=DEFAULT_RESERVED_TOKENS,
                      min_frequency=2, max_unique_chars=1000, max_token_length=50,
-                     num_iterations=4, max_input_words=5_000_000):
+                     num_iterations=4, max_input_words=5_000_000, cjk_min_count=None):
     """Learns a WordPiece vocabulary of at most `vocab_size` tokens.
 
     Args:
@@ -78,14 +92,19 @@ def learn_vocabulary(word_counts, vocab_size, reserved_tokens=DEFAULT_RESERVED_T
       max_token_length: longer words are not learned from.
       num_iterations: refinement iterations of the learner.
       max_input_words: the most frequent words learned from.
+      cjk_min_count: `None`, or N: every CJK ideograph counted at least N
+        times is a token of its own, and the learner gets the other words and
+        the rest of the budget (see the module docstring); rarer ideographs
+        tokenize to `[UNK]`.
 
     Returns:
       list of tokens, reserved tokens first.
 
     Raises:
       ValueError: naming the argument, for an empty `word_counts`, a bad
-        `vocab_size`, or when the reserved tokens and the alphabet alone need
-        more than `vocab_size` entries.
+        `vocab_size` or `cjk_min_count`, or when the reserved tokens, the
+        ideographs kept and the alphabet alone need more than `vocab_size`
+        entries.
     """
     reserved_tokens = list(reserved_tokens)
     if len(set(reserved_tokens)) != len(reserved_tokens):
@@ -98,6 +117,13 @@ def learn_vocabulary(word_counts, vocab_size, reserved_tokens=DEFAULT_RESERVED_T
     word_counts = {w: int(c) for w, c in dict(word_counts).items() if w and c > 0}
     if not word_counts:
         raise ValueError("`word_counts` is empty: there is no text to learn a vocabulary from.")
+    if cjk_min_count is not None:
+        return _learn_with_cjk_characters(word_counts, int(vocab_size), reserved_tokens,
+                                          int(cjk_min_count), min_frequency=min_frequency,
+                                          max_unique_chars=max_unique_chars,
+                                          max_token_length=max_token_length,
+                                          num_iterations=num_iterations,
+                                          max_input_words=max_input_words)
 
     vocab = learner.learn(
         word_counts, int(vocab_size), reserved_tokens,
@@ -106,6 +132,31 @@ def learn_vocabulary(word_counts, vocab_size, reserved_tokens=DEFAULT_RESERVED_T
         max_token_length=int(max_token_length), max_unique_chars=int(max_unique_chars),
         slack_ratio=0.05, include_joiner_token=True, joiner=CONTINUATION_PREFIX)
     return _fit_to_size(vocab, reserved_tokens, int(vocab_size))
+
+
+def _learn_with_cjk_characters(word_counts, vocab_size, reserved_tokens, cjk_min_count,
+                               **learn_kwargs):
+    """Reserved tokens, the ideographs counted `cjk_min_count` times or more (most frequent
+    first), then WordPiece learned from the other words in the budget left."""
+    if cjk_min_count < 1:
+        raise ValueError(f"`cjk_min_count` must be at least 1, got {cjk_min_count}.")
+    cjk = sorted((w for w, c in word_counts.items() if is_cjk_character(w) and c >= cjk_min_count),
+                 key=lambda w: (-word_counts[w], w))
+    cjk = [w for w in cjk if w not in set(reserved_tokens)]
+    others = {w: c for w, c in word_counts.items() if not is_cjk_character(w)}
+    budget = vocab_size - len(cjk)
+    if budget <= len(reserved_tokens) + (1 if others else 0):
+        raise ValueError(
+            f"`vocab_size`={vocab_size} is too small: {len(cjk)} CJK characters occur at least "
+            f"`cjk_min_count`={cjk_min_count} times and the {len(reserved_tokens)} reserved "
+            "tokens come first. Raise `vocab_size` or `cjk_min_count`.")
+    learned = list(reserved_tokens)
+    if others:
+        learned = learn_vocabulary(others, budget, reserved_tokens=reserved_tokens,
+                                   **learn_kwargs)
+    taken = set(reserved_tokens) | set(cjk)
+    return (list(reserved_tokens) + cjk
+            + [t for t in learned[len(reserved_tokens):] if t not in taken])
 
 
 def _fit_to_size(vocab, reserved_tokens, vocab_size):

@@ -78,3 +78,41 @@ def test_instances_from_documents():
         first_sep = inst.tokens.index(SEP)
         assert inst.segment_ids == [0] * (first_sep + 1) + [1] * (len(inst.tokens) - first_sep - 1)
         assert 1 <= len(inst.masked_lm_positions) <= 5
+
+
+def test_marked_word_continuations_are_masked_with_their_word():
+    """Chinese whole-word masking: segmenter words arrive as marked ids (`-1 - id`)."""
+    vocab = _vocab()
+    rng = random.Random(8)
+    # Words: w0 w1 w2 (three ideographs of one word) | w3 | w4 w5 ##p0 (a two-character word
+    # whose last token is a WordPiece piece) | w6; segment B: w7 w8 | w9.
+    words = [[WORD[0], WORD[1], WORD[2]], [WORD[3]], [WORD[4], WORD[5], PIECE[0]], [WORD[6]]]
+    words_b = [[WORD[7], WORD[8]], [WORD[9]]]
+
+    def marked(word_list):
+        return [t for w in word_list
+                for t in instances.mark_word_continuations(w, [False] + [True] * (len(w) - 1))]
+
+    tokens = [CLS] + marked(words) + [SEP] + marked(words_b) + [SEP]
+    assert tokens[2] == -1 - WORD[1] and tokens[6] == -1 - WORD[5] and tokens[7] == -1 - PIECE[0]
+    plain = [CLS] + [t for w in words for t in w] + [SEP] + [t for w in words_b for t in w] + [SEP]
+    segments = [0] * 10 + [1] * 4
+    groups = [{1, 2, 3}, {4}, {5, 6, 7}, {8}, {10, 11}, {12}]
+    seen = set()
+    for _ in range(300):
+        out, positions, labels, counts = instances.create_masked_lm_predictions(
+            tokens, segments, vocab, 0.4, 4, True, rng)
+        chosen = set(positions)
+        for group in groups:
+            assert chosen & group in (set(), group)
+            if chosen & group:
+                seen.add(min(group))
+        assert labels == [plain[p] for p in positions]  # marks removed from the labels
+        assert all(t >= 0 for t in out)  # and from the tokens
+        assert all(out[i] == plain[i] for i in range(len(plain)) if i not in chosen)
+        assert sum(counts) == len(positions) <= 4
+    assert seen == {1, 4, 5, 8, 10, 12}
+    # Without whole-word masking the marks are only removed.
+    out, positions, _, _ = instances.create_masked_lm_predictions(
+        tokens, segments, vocab, 0.15, 20, False, rng)
+    assert all(out[i] == plain[i] for i in range(len(plain)) if i not in positions)

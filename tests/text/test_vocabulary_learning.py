@@ -81,3 +81,42 @@ def test_build_vocab_app(wikitext_file, tmp_path):
     tokens = load_vocabulary(str(out))
     assert tokens[:5] == list(SPECIAL_TOKENS) and len(tokens) <= 300
     assert not [p for p in os.listdir(out.parent) if ".tmp" in p]
+
+
+def test_cjk_min_count_makes_every_frequent_ideograph_one_token():
+    counts = {"中": 7, "国": 3, "人": 2, "の": 9, "the": 30, "cat": 12, "cats": 6, "##x": 1}
+    tokens = vocabulary_learning.learn_vocabulary(counts, vocab_size=40, min_frequency=1,
+                                                  cjk_min_count=3)
+    assert tokens[:7] == [*SPECIAL_TOKENS, "中", "国"]  # most frequent first
+    assert "人" not in tokens  # counted 2 < 3 times: [UNK]
+    assert not [t for t in tokens if t.startswith("##") and len(t) == 3
+                and vocabulary_learning.is_cjk_character(t[2])]  # no "##中"
+    assert "の" in tokens and "##の" in tokens  # kana are not ideographs: learner's alphabet
+    assert len(tokens) <= 40 and len(set(tokens)) == len(tokens)
+    tokenizer = BertTokenizer(tokens)
+    ids = tokenizer(tf.constant(["中国人 the cats"])).to_list()[0]
+    assert [tokenizer.id_to_token(i) for i in ids][:3] == ["中", "国", "[UNK]"]
+    # Only ideographs: reserved tokens and ideographs, nothing learned.
+    assert vocabulary_learning.learn_vocabulary({"中": 2, "国": 1}, 10, cjk_min_count=1) == [
+        *SPECIAL_TOKENS, "中", "国"]
+
+
+def test_cjk_min_count_bad_values():
+    counts = {c: 5 for c in "中国人民大学"} | {"word": 5}
+    with pytest.raises(ValueError, match=r"6 CJK characters occur at least `cjk_min_count`=5"):
+        vocabulary_learning.learn_vocabulary(counts, vocab_size=11, cjk_min_count=5)
+    with pytest.raises(ValueError, match="cjk_min_count"):
+        vocabulary_learning.learn_vocabulary(counts, vocab_size=100, cjk_min_count=0)
+
+
+def test_build_vocab_app_cjk_min_count(tmp_path):
+    corpus_file = tmp_path / "zh.txt"
+    corpus_file.write_text("中国人民。\n中国。\n\n人民的中国 hello hello\n", encoding="utf-8")
+    out = tmp_path / "vocab.txt"
+    done = _run_app(f"--input={corpus_file}", f"--output={out}", "--vocab_size=40",
+                    "--cjk_min_count=2", "--min_frequency=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    tokens = load_vocabulary(str(out))
+    # Counts: 中 3, 国 3, 人 2, 民 2, 的 1.
+    assert tokens[5:9] == ["中", "国", "人", "民"] and "的" not in tokens
+    assert "(4 CJK characters)" in done.stdout
