@@ -46,7 +46,9 @@ import tensorflow as tf
 from bertlab.decoding.beam_search import beam_search, tile_for_beams
 from bertlab.decoding.logits_processing import NEG_INF, LogitsProcessor
 from bertlab.decoding.sampling import sampling_choice
-from bertlab.decoding.step_decoding import GenerationOutput, static_while_loop
+from bertlab.decoding.seq2seq_generator import check_generation_ids
+from bertlab.decoding.step_decoding import (GenerationOutput, static_while_loop,
+                                             write_position)
 
 
 def greedy_choice(logits, index):
@@ -119,8 +121,7 @@ def continue_prompts(step_fn, initial_state, token_ids, prompt_lengths, first_in
                             tf.where(finished, pad, tf.cast(chosen, tf.int32)))
         log_probs += tf.where(generating, chosen_log_probs, 0.0)
         lengths += tf.cast(generating, tf.int32)
-        column = tf.range(width)[None, :] == index + 1
-        token_ids = tf.where(column, next_ids[:, None], token_ids)
+        token_ids = write_position(token_ids, index + 1, next_ids)
         finished |= generating & (tf.equal(next_ids, end_token_id)
                                   | (lengths >= max_new_tokens))
         return index + 1, token_ids, state, finished, log_probs, lengths
@@ -158,18 +159,11 @@ class LanguageModelGenerator:
 
     def __init__(self, model, config, end_of_document_id, pad_token_id=0,
                  suppressed_token_ids=None):
-        vocabulary_size = model.vocabulary_size
-        for name, value in (("end_of_document_id", end_of_document_id),
-                            ("pad_token_id", pad_token_id)):
-            if not 0 <= int(value) < vocabulary_size:
-                raise ValueError(f"`{name}`={value} is outside the vocabulary "
-                                 f"(size {vocabulary_size}).")
+        check_generation_ids(model.vocabulary_size, config,
+                             end_of_document_id=end_of_document_id, pad_token_id=pad_token_id)
         if config.max_length >= model.max_sequence_length:
             raise ValueError(f"`max_length`={config.max_length} new tokens leave no room for a "
                              f"prompt in the context window of {model.max_sequence_length}.")
-        if config.method == "beam" and 2 * config.beam_width > vocabulary_size:
-            raise ValueError(f"`beam_width`={config.beam_width} is too large for a "
-                             f"vocabulary of {vocabulary_size}.")
         self.model = model
         self.config = config
         self.end_of_document_id = int(end_of_document_id)

@@ -80,6 +80,19 @@ def with_export_overrides(config, beam_width=None, max_length=None):
     return dataclasses.replace(config, **changes)
 
 
+def check_generation_ids(vocabulary_size, config, **token_ids):
+    """Raises `ValueError` naming a special token id (`name=value`) outside the
+    vocabulary, or a beam (`config`) too wide for it: the checks every generator
+    makes before it builds its graph."""
+    for name, value in token_ids.items():
+        if not 0 <= int(value) < vocabulary_size:
+            raise ValueError(f"`{name}`={value} is outside the vocabulary "
+                             f"(size {vocabulary_size}).")
+    if config.method == "beam" and 2 * config.beam_width > vocabulary_size:
+        raise ValueError(f"`beam_width`={config.beam_width} is too large for a "
+                         f"vocabulary of {vocabulary_size}.")
+
+
 class Seq2SeqGenerator:
     """Generates target token ids from source token ids with a `Seq2SeqTransformer`.
 
@@ -110,15 +123,8 @@ class Seq2SeqGenerator:
             raise ValueError(
                 f"`max_length`={config.max_length} exceeds the model's "
                 f"max_sequence_length={model.max_sequence_length}.")
-        vocabulary_size = model.target_vocabulary_size
-        for name, value in (("start_token_id", start_token_id), ("end_token_id", end_token_id),
-                            ("pad_token_id", pad_token_id)):
-            if not 0 <= int(value) < vocabulary_size:
-                raise ValueError(f"`{name}`={value} is outside the vocabulary "
-                                 f"(size {vocabulary_size}).")
-        if config.method == "beam" and 2 * config.beam_width > vocabulary_size:
-            raise ValueError(f"`beam_width`={config.beam_width} is too large for a "
-                             f"vocabulary of {vocabulary_size}.")
+        check_generation_ids(model.target_vocabulary_size, config, start_token_id=start_token_id,
+                             end_token_id=end_token_id, pad_token_id=pad_token_id)
         self.model = model
         self.config = config
         self.start_token_id = int(start_token_id)
