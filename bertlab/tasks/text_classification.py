@@ -39,6 +39,7 @@ from bertlab.data import (DataError, is_tfds_source, load_tfds_sentences,
                           read_labeled_sentences, read_text_lines)
 from bertlab.data.readers import FILE_FORMATS
 from bertlab.export import export_text_classifier
+from bertlab.export.keras_model_file import save_exported_keras_model
 from bertlab.models.bert_classifier import POOLINGS, BertClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.classification_metrics import (best_f1_threshold, correlations,
@@ -386,14 +387,16 @@ class TextClassificationTask(Task):
     # ---------------------------------------------------------------- export
 
     def export(self, model, path):
-        """Writes the SavedModel (raw strings in, see `export_text_classifier`) at `path`;
-        returns its metadata."""
+        """Writes the SavedModel (raw strings in, see `export_text_classifier`) and the
+        Keras model (`model.keras`, see `bertlab.export.keras_model_file`) at `path`;
+        returns the metadata."""
         exported_policies = export_text_classifier(
             model, self.preprocessor, self.class_names, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy),
             text_pair=self.text_pair, regression=self.regression,
             positive_class=self.config.positive_class or None,
             decision_threshold=self.decision_threshold)
+        save_exported_keras_model(model, path)
         metadata = {
             "task": "text_classification",
             "head": self.config.head,

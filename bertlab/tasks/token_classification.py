@@ -23,6 +23,7 @@ from absl import logging
 from bertlab.data import (DataError, is_tfds_source, load_tfds_tagged,
                           read_conll)
 from bertlab.export import export_token_classifier
+from bertlab.export.keras_model_file import save_exported_keras_model
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import resolve_export_policy
 from bertlab.tasks.encoder_config import build_encoder, build_tokenizer
@@ -264,11 +265,13 @@ class TokenClassificationTask(Task):
         return self.config.serving_sequence_length or self.config.sequence_length
 
     def export(self, model, path):
-        """Writes the SavedModel (raw strings in, see `export_token_classifier`) at `path`;
-        returns its metadata."""
+        """Writes the SavedModel (raw strings in, see `export_token_classifier`) and the
+        Keras model (`model.keras`, see `bertlab.export.keras_model_file`) at `path`;
+        returns the metadata."""
         exported_policies = export_token_classifier(
             model, self.tokenizer, self.tag_names, self.serving_sequence_length, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
+        save_exported_keras_model(model, path)
         return {
             "task": "token_classification",
             "tag_names": list(self.tag_names),
