@@ -1,11 +1,13 @@
-"""The fine-tuned Keras model written beside a classifier's or tagger's SavedModel.
+"""The fine-tuned Keras model (and its vocabulary) written beside a classifier's or
+tagger's SavedModel.
 
 The SavedModel (`saved_model.pb`) holds the weights as graph constants, in the
 precision it serves (bfloat16 after a `mixed_bfloat16` run); tools that need the
 trained model itself read `model.keras` from the same version directory: a
 distillation teacher (`bertlab.tasks.distillation`), whose layers can also
 initialise a student, and the LiteRT converter (float32 weights for float and
-int8 conversion). TF Serving ignores the file.
+int8 conversion). `vocab.txt` beside it is the tokenizer's vocabulary (its
+lower-casing is the export metadata's `lowercase`). TF Serving ignores both.
 
 Example:
 >>> save_exported_keras_model(model, "saved_models/sentiment/3")
@@ -17,11 +19,15 @@ import os
 import keras
 
 KERAS_MODEL_FILE = "model.keras"
+VOCABULARY_FILE = "vocab.txt"
 
 
-def save_exported_keras_model(model, version_dir):
-    """Writes `model` (a Keras model, weights as trained) to `<version_dir>/model.keras`."""
+def save_exported_keras_model(model, version_dir, vocabulary):
+    """Writes `model` (a Keras model, weights as trained) to `<version_dir>/model.keras`
+    and `vocabulary` (a list of tokens, in id order) to `<version_dir>/vocab.txt`."""
     model.save(os.path.join(version_dir, KERAS_MODEL_FILE))
+    with open(os.path.join(version_dir, VOCABULARY_FILE), "w", encoding="utf-8") as f:
+        f.writelines(f"{token}\n" for token in vocabulary)
 
 
 def load_exported_keras_model(version_dir, expected_type=None):

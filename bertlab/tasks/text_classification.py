@@ -387,16 +387,16 @@ class TextClassificationTask(Task):
     # ---------------------------------------------------------------- export
 
     def export(self, model, path):
-        """Writes the SavedModel (raw strings in, see `export_text_classifier`) and the
-        Keras model (`model.keras`, see `bertlab.export.keras_model_file`) at `path`;
-        returns the metadata."""
+        """Writes the SavedModel (raw strings in, see `export_text_classifier`), the Keras
+        model and its vocabulary (`model.keras`, `vocab.txt`: see
+        `bertlab.export.keras_model_file`) at `path`; returns the metadata."""
         exported_policies = export_text_classifier(
             model, self.preprocessor, self.class_names, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy),
             text_pair=self.text_pair, regression=self.regression,
             positive_class=self.config.positive_class or None,
             decision_threshold=self.decision_threshold)
-        save_exported_keras_model(model, path)
+        save_exported_keras_model(model, path, self.tokenizer.vocabulary)
         metadata = {
             "task": "text_classification",
             "head": self.config.head,

@@ -265,13 +265,13 @@ class TokenClassificationTask(Task):
         return self.config.serving_sequence_length or self.config.sequence_length
 
     def export(self, model, path):
-        """Writes the SavedModel (raw strings in, see `export_token_classifier`) and the
-        Keras model (`model.keras`, see `bertlab.export.keras_model_file`) at `path`;
-        returns the metadata."""
+        """Writes the SavedModel (raw strings in, see `export_token_classifier`), the Keras
+        model and its vocabulary (`model.keras`, `vocab.txt`: see
+        `bertlab.export.keras_model_file`) at `path`; returns the metadata."""
         exported_policies = export_token_classifier(
             model, self.tokenizer, self.tag_names, self.serving_sequence_length, path,
             dtype_policy=resolve_export_policy(self.config.export_dtype_policy))
-        save_exported_keras_model(model, path)
+        save_exported_keras_model(model, path, self.tokenizer.vocabulary)
         return {
             "task": "token_classification",
             "tag_names": list(self.tag_names),
