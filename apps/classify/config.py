@@ -4,6 +4,7 @@
 import dataclasses
 import pathlib
 
+from bertlab.tasks.distillation import ClassificationDistillationConfig
 from bertlab.tasks.text_classification import TextClassificationConfig
 from bertlab.training import OptimizerConfig, ScheduleConfig, TrainerConfig
 
@@ -26,3 +27,14 @@ class ClassifyConfig:
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
     export_dir: str = "saved_models/classify"
     title: str = ""
+
+
+@dataclasses.dataclass
+class DistillConfig(ClassifyConfig):
+    """`apps.classify.distill`'s config (`configs/classify/distill_*.yaml`): the sections
+    of `ClassifyConfig`, with `task.distillation` (the teacher export, the student,
+    the loss weights; see `bertlab.tasks.distillation`)."""
+
+    task: ClassificationDistillationConfig = dataclasses.field(
+        default_factory=ClassificationDistillationConfig)
+    export_dir: str = "saved_models/classify_student"

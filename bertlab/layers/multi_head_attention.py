@@ -200,13 +200,30 @@ class MultiHeadAttention(keras.layers.Layer):
             mask = causal if mask is None else tf.logical_and(mask, causal)
         return self._attend(q, k, v, mask, training)
 
-    def _attend(self, q, k, v, mask, training):
+    def attention_probabilities(self, query, padding_mask=None, attention_mask=None,
+                                use_causal_mask=False):
+        """Self-attention only: float32 `[batch, heads, query_len, key_len]`, each
+        head's attention distribution over the keys for `query` `[batch, len, dim]`
+        (as `call` computes it, before dropout; masked keys get 0). What
+        attention-distribution distillation (MiniLM, TinyBERT) compares."""
+        if not self.self_attention:
+            raise ValueError("attention_probabilities is for self-attention layers.")
+        q, k, _ = self._split_heads(self.qkv_dense(tf.convert_to_tensor(query)), 3)
+        mask = merge_attention_masks(padding_mask, attention_mask, use_causal_mask,
+                                     tf.shape(q)[2], tf.shape(k)[2])
+        return self._probabilities(q, k, mask)
+
+    def _probabilities(self, q, k, mask):
+        """float32 softmax of the scaled scores of `q` against `k` under `mask`."""
         scale = 1.0 / math.sqrt(self.head_dim)
         scores = tf.matmul(q * tf.cast(scale, q.dtype), k, transpose_b=True)
         scores = tf.cast(scores, tf.float32)
         if mask is not None:
             scores = tf.where(mask[:, None, :, :], scores, tf.constant(-1e9, tf.float32))
-        probs = tf.cast(tf.nn.softmax(scores, axis=-1), v.dtype)
+        return tf.nn.softmax(scores, axis=-1)
+
+    def _attend(self, q, k, v, mask, training):
+        probs = tf.cast(self._probabilities(q, k, mask), v.dtype)
         probs = self.probs_dropout(probs, training=training)
         context = tf.matmul(probs, v)  # [b, heads, t, head_dim]
         b, t = tf.shape(context)[0], tf.shape(context)[2]

@@ -101,6 +101,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
             x = self.output_layer_norm(x)
         return x
 
+    def attention_probabilities(self, inputs, padding_mask=None):
+        """float32 `[batch, heads, seq, seq]`: the block's self-attention distributions
+        for `inputs` `[batch, seq, dim]` (the block's input; see
+        `MultiHeadAttention.attention_probabilities`)."""
+        x = self.attention_layer_norm(inputs) if self.normalize_first else inputs
+        return self.attention.attention_probabilities(x, padding_mask=padding_mask)
+
     def compute_output_spec(self, inputs, query_positions=None, **kwargs):
         shape = tuple(inputs.shape)
         if query_positions is not None:

@@ -26,6 +26,22 @@ def classification_head(units, dropout, initializer_range, dtype, name):
     return head_dropout, head
 
 
+def pool_encoder_outputs(outputs, padding_mask, pooling):
+    """One vector per sentence from an encoder's outputs (`sequence_output`
+    `[batch, seq, hidden]`, or its first position only, and `pooled_output`):
+    `pooled_output`, the first position ("cls"), or the float32 mean over the
+    real tokens of `padding_mask` `[batch, seq]` ("mean")."""
+    if pooling == "pooled":
+        return outputs["pooled_output"]
+    if pooling == "cls":
+        return outputs["sequence_output"][:, 0, :]
+    sequence = keras.ops.cast(outputs["sequence_output"], "float32")
+    mask = keras.ops.cast(padding_mask, "float32")[:, :, None]
+    total = keras.ops.sum(sequence * mask, axis=1)
+    count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+    return total / count
+
+
 @keras.saving.register_keras_serializable(package="bertlab")
 class BertClassifier(keras.Model):
     """Sentence (or sentence-pair) classification with a BERT encoder (Devlin et al., 2019).
@@ -75,17 +91,8 @@ class BertClassifier(keras.Model):
             # Only the first token's final state is read: the last layer runs there only.
             first = keras.ops.zeros_like(inputs["token_ids"][:, :1])
             outputs = encoder({**inputs, "output_positions": first})
-        if pooling == "pooled":
-            x = outputs["pooled_output"]
-        elif pooling == "cls":
-            x = outputs["sequence_output"][:, 0, :]
-        else:
-            sequence = keras.ops.cast(outputs["sequence_output"], "float32")
-            mask = keras.ops.cast(inputs["padding_mask"], "float32")[:, :, None]
-            total = keras.ops.sum(sequence * mask, axis=1)
-            count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
-            x = total / count
-        logits = head(head_dropout(x))
+        logits = head(head_dropout(pool_encoder_outputs(outputs, inputs["padding_mask"],
+                                                        pooling)))
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
         if pooling != "pooled":
@@ -98,6 +105,13 @@ class BertClassifier(keras.Model):
         self.pooling = pooling
         self.dropout = float(dropout)
         self.initializer_range = float(initializer_range)
+
+    def logits_from_encoder_outputs(self, outputs, padding_mask, training=None):
+        """float32 logits `[batch, num_classes]` of the encoder's `outputs` (its dict, or
+        `encoder_layer_states`'), as `call` computes them: for a caller that ran the
+        encoder itself (a distillation student whose hidden states are matched)."""
+        x = pool_encoder_outputs(outputs, padding_mask, self.pooling)
+        return self.classifier(self.classifier_dropout(x, training=training))
 
     def get_config(self):
         return {

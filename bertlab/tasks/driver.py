@@ -177,6 +177,7 @@ def train_and_export(task, trainer_config, optimizer_config, model_dir, export_d
                          "evaluation; this task picks (and with `selection.average_last`, "
                          "averages) its checkpoints by a generation metric instead.")
     strategy = resolve_strategy(strategy, trainer_config)
+    task.work_dir = model_dir
     trainer, step = start_run(
         task, trainer_config, optimizer_config, model_dir,
         lambda: BestModelTrainer(task, trainer_config, optimizer_config, model_dir, strategy,

@@ -77,9 +77,10 @@ def normalize_argv(argv):
             for a in argv]
 
 
-def read_config(config_cls, repo_root):
-    """The app's config from `--config` and every override flag."""
-    overrides = training_flags.app_overrides_from_flags(FLAGS)
+def read_config(config_cls, repo_root, overrides=None):
+    """The app's config from `--config`, every override flag and `overrides` (a dict of
+    dotted keys, e.g. an app's own flags)."""
+    overrides = {**training_flags.app_overrides_from_flags(FLAGS), **(overrides or {})}
     if FLAGS.data_dir:
         overrides["task.data.data_dir"] = os.path.abspath(FLAGS.data_dir)
     if FLAGS.init:
@@ -122,9 +123,16 @@ def apply_final_fit(config):
     return True
 
 
-def run_training_app(app_name, config_cls, task_cls, repo_root):
-    """Reads flags and config, builds the task, trains, exports; prints the summary."""
-    config = read_config(config_cls, repo_root)
+def run_training_app(app_name, config_cls, task_cls, repo_root, overrides=None,
+                     prepare_config=None):
+    """Reads flags and config, builds the task, trains, exports; prints the summary.
+
+    `overrides`: more config overrides (dotted keys) from the app's own flags;
+    `prepare_config(config)`: the app's last changes to the config read (e.g.
+    resolving its own relative paths)."""
+    config = read_config(config_cls, repo_root, overrides)
+    if prepare_config is not None:
+        prepare_config(config)
     model_dir = FLAGS.model_dir
     if not model_dir:
         stem = os.path.splitext(os.path.basename(FLAGS.config))[0]

@@ -214,10 +214,15 @@ class TextClassificationTask(Task):
         self.decision_threshold = None
         self._examples = {}
         self._encoded = {}
-        self.tokenizer = build_tokenizer(config.encoder,
-                                         training_texts=lambda: self._training_texts())
+        self.tokenizer = self.build_tokenizer()
         self.preprocessor = BertPreprocessor(self.tokenizer, config.sequence_length,
                                              pad_to_longest=True)
+
+    def build_tokenizer(self):
+        """The task's `BertTokenizer` (the encoder's vocabulary, or one learned from the
+        training texts; see `bertlab.tasks.encoder_config.build_tokenizer`)."""
+        return build_tokenizer(self.config.encoder,
+                               training_texts=lambda: self._training_texts())
 
     @property
     def text_pair(self):
@@ -309,10 +314,16 @@ class TextClassificationTask(Task):
             # Evaluation labels carry each example's index for `ExamplePredictions`.
             labels = {"label": labels, "index": tf.range(tf.size(labels), dtype=tf.int32)}
             padding = {"label": padding, "index": 0}
+        labels, padding = self.extra_labels(split, labels, padding)
         batch_size = self.global_batch_size if training else self.config.eval_batch_size
         return bucketed_dataset(token_ids, labels, self.config, batch_size, training,
                                 self.preprocessor.pad_id, padding, input_context,
                                 segment_ids=segment_ids if self.text_pair else None)
+
+    def extra_labels(self, split, labels, padding):
+        """`(labels, padding)` of `split`'s examples with what a subclass adds to them (a
+        distillation task: the teacher's logits); this task adds nothing."""
+        return labels, padding
 
     # ----------------------------------------------------------------- model
 

@@ -36,6 +36,10 @@ class Task(abc.ABC):
     # ROUGE of decoded text): after training, the driver scores the latest
     # checkpoints with `evaluate_generation(model)` and exports the best.
     checkpoint_selection = None
+    # Where the task may keep what it derives from its data once per run (a
+    # distillation teacher's logits): the run's model_dir, set by the driver
+    # before the model and datasets are built; None: keep it in memory.
+    work_dir = None
 
     @abc.abstractmethod
     def build_model(self):
