@@ -13,43 +13,22 @@ split, and exported with the same contract as any classifier (`serving_default`
 raw text -> `label`, `probabilities`; `serve_token_ids`).
 """
 
-import os
 import sys
 
-from absl import app, flags
+from absl import app
 
 from apps.classify.config import REPO_ROOT, DistillConfig
-from bertlab.tasks import fine_tuning_cli
+from bertlab.tasks import distillation_cli, fine_tuning_cli
 from bertlab.tasks.distillation import ClassificationDistillationTask
 
 APP_NAME = "distill"
 
-flags.DEFINE_string("teacher", None, "The teacher: a classifier export (version directory, or "
-                    "base directory: its latest version); overrides "
-                    "task.distillation.teacher.")
-FLAGS = flags.FLAGS
 
-
-def resolve_teacher_path(config):
-    """A config's relative teacher path is relative to the repository (a flag's is
-    already absolute)."""
-    distillation = config.task.distillation
-    if not os.path.isabs(distillation.teacher):
-        distillation.teacher = os.path.join(REPO_ROOT, distillation.teacher)
-
-
-def run(argv):
-    """Distils and exports; bad input (a missing teacher, a teacher of other classes, a
-    malformed config) is one `error: ...` line and exit status 1."""
-    overrides = {"task.distillation.teacher": os.path.abspath(FLAGS.teacher)} \
-        if FLAGS.teacher else {}
-    fine_tuning_cli.run_main(
-        argv, lambda: fine_tuning_cli.run_training_app(
-            APP_NAME, DistillConfig, ClassificationDistillationTask, REPO_ROOT,
-            overrides=overrides, prepare_config=resolve_teacher_path),
-        errors=(*fine_tuning_cli.TRAIN_ERRORS, ValueError))
+def main(argv):
+    distillation_cli.run_distillation_app(argv, APP_NAME, DistillConfig,
+                                          ClassificationDistillationTask, REPO_ROOT)
 
 
 if __name__ == "__main__":
-    fine_tuning_cli.define_flags(APP_NAME, REPO_ROOT, "distill_sst2.yaml")
-    app.run(run, argv=fine_tuning_cli.normalize_argv(sys.argv))
+    distillation_cli.define_flags(APP_NAME, REPO_ROOT, "distill_sst2.yaml")
+    app.run(main, argv=fine_tuning_cli.normalize_argv(sys.argv))

@@ -4,6 +4,7 @@ import dataclasses
 import pathlib
 
 from bertlab.training.schedule import ScheduleConfig
+from bertlab.tasks.distillation import TokenClassificationDistillationConfig
 from bertlab.tasks.token_classification import TokenClassificationConfig
 from bertlab.training import OptimizerConfig, TrainerConfig
 
@@ -22,3 +23,14 @@ class NerConfig:
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
     export_dir: str = "saved_models/ner"
+
+
+@dataclasses.dataclass
+class NerDistillConfig(NerConfig):
+    """`apps.ner.distill`'s config (`configs/ner/distill_*.yaml`): the sections of
+    `NerConfig`, with `task.distillation` (the teacher export, the student, the loss
+    weights; see `bertlab.tasks.distillation`)."""
+
+    task: TokenClassificationDistillationConfig = dataclasses.field(
+        default_factory=TokenClassificationDistillationConfig)
+    export_dir: str = "saved_models/ner_student"

@@ -106,6 +106,12 @@ class BertClassifier(keras.Model):
         self.dropout = float(dropout)
         self.initializer_range = float(initializer_range)
 
+    def encoder_added_embeddings(self, inputs):
+        """None: the classifier adds nothing to the encoder's input embeddings (see
+        `BertTokenClassifier`'s casing embedding)."""
+        del inputs
+        return None
+
     def logits_from_encoder_outputs(self, outputs, padding_mask, training=None):
         """float32 logits `[batch, num_classes]` of the encoder's `outputs` (its dict, or
         `encoder_layer_states`'), as `call` computes them: for a caller that ran the

@@ -73,6 +73,21 @@ class BertTokenClassifier(keras.Model):
         self.initializer_range = float(initializer_range)
         self.num_casing_ids = int(num_casing_ids)
 
+    def encoder_added_embeddings(self, inputs):
+        """`[batch, seq, hidden]` embeddings the model adds to the encoder's input (its
+        casing embedding of `inputs["casing_ids"]`), or None."""
+        if self.casing_embedding is None:
+            return None
+        return self.casing_embedding(inputs["casing_ids"])
+
+    def logits_from_encoder_outputs(self, outputs, padding_mask, training=None):
+        """float32 logits `[batch, seq, num_tags]` of the encoder's `outputs` (its dict, or
+        `encoder_layer_states`'), as `call` computes them: for a caller that ran the
+        encoder itself (a distillation student whose hidden states are matched).
+        `padding_mask` is unused (every position gets logits)."""
+        del padding_mask
+        return self.tagger(self.tagger_dropout(outputs["sequence_output"], training=training))
+
     def get_config(self):
         return {
             "name": self.name, "trainable": self.trainable,

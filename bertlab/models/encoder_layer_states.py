@@ -13,10 +13,13 @@ Example:
 >>> states["attention_probabilities"][-1].shape   # [batch, heads, seq, seq]
 """
 
+import tensorflow as tf
+
 from bertlab.models.bert_encoder import INPUT_NAMES, select_inputs
 
 
-def encoder_layer_states(encoder, inputs, training=None, attention_layers=()):
+def encoder_layer_states(encoder, inputs, training=None, attention_layers=(),
+                         added_embeddings=None):
     """The forward pass of `encoder` (a `BertEncoder`) with its intermediate states.
 
     Args:
@@ -26,6 +29,8 @@ def encoder_layer_states(encoder, inputs, training=None, attention_layers=()):
       training: dropout on or off.
       attention_layers: indices of the layers (negative from the end) whose
         self-attention distributions to return.
+      added_embeddings: `[batch, seq, hidden]` added to the embeddings' output
+        (a tagger's casing embedding; `BertEncoder.call_with_added_embeddings`).
 
     Returns:
       A dict: `hidden_states`, a list of `num_layers + 1` `[batch, seq, hidden]`
@@ -40,6 +45,8 @@ def encoder_layer_states(encoder, inputs, training=None, attention_layers=()):
     blocks = encoder.transformer_layers
     wanted = {index: index % len(blocks) for index in attention_layers}
     x = encoder.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+    if added_embeddings is not None:
+        x = x + tf.cast(added_embeddings, x.dtype)
     hidden_states = [x]
     attention = {}
     for i, block in enumerate(blocks):

@@ -1,4 +1,4 @@
-"""A smaller classifier initialised from a subset of a trained classifier's layers.
+"""A smaller classifier (or tagger) initialised from a subset of a trained one's layers.
 
 DistilBERT (Sanh et al., 2019) starts its student from every other layer of the
 teacher: the student keeps the teacher's embeddings, the chosen Transformer
@@ -13,13 +13,15 @@ Example:
 
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
+from bertlab.models.bert_token_classifier import BertTokenClassifier
 
 
 def student_from_teacher_layers(teacher, teacher_layers, dropout=None, head_dropout=None):
-    """A `BertClassifier` of `len(teacher_layers)` layers with the teacher's weights.
+    """A model of the teacher's kind with `len(teacher_layers)` layers and its weights.
 
     Args:
-      teacher: a trained `BertClassifier`.
+      teacher: a trained `BertClassifier` or `BertTokenClassifier` (its casing
+        embedding is copied too).
       teacher_layers: the teacher's Transformer layers (0-based, increasing) the
         student's layers copy, in order.
       dropout: the student encoder's dropout (None: the teacher's).
@@ -42,13 +44,22 @@ def student_from_teacher_layers(teacher, teacher_layers, dropout=None, head_drop
     if dropout is not None:
         config.update(dropout=float(dropout), attention_dropout=float(dropout))
     student_encoder = BertEncoder.from_config(config)
-    student = BertClassifier(student_encoder, num_classes=teacher.num_classes,
-                             pooling=teacher.pooling,
-                             dropout=teacher.dropout if head_dropout is None else head_dropout,
-                             initializer_range=teacher.initializer_range)
-    pairs = [(student_encoder.embeddings, encoder.embeddings),
-             (student_encoder.pooler_dense, encoder.pooler_dense),
-             (student.classifier, teacher.classifier)]
+    head_dropout = teacher.dropout if head_dropout is None else head_dropout
+    if isinstance(teacher, BertTokenClassifier):
+        student = BertTokenClassifier(student_encoder, num_tags=teacher.num_tags,
+                                      dropout=head_dropout,
+                                      initializer_range=teacher.initializer_range,
+                                      num_casing_ids=teacher.num_casing_ids)
+        pairs = [(student.tagger, teacher.tagger)]
+        if teacher.casing_embedding is not None:
+            pairs.append((student.casing_embedding, teacher.casing_embedding))
+    else:
+        student = BertClassifier(student_encoder, num_classes=teacher.num_classes,
+                                 pooling=teacher.pooling, dropout=head_dropout,
+                                 initializer_range=teacher.initializer_range)
+        pairs = [(student.classifier, teacher.classifier)]
+    pairs += [(student_encoder.embeddings, encoder.embeddings),
+              (student_encoder.pooler_dense, encoder.pooler_dense)]
     pairs += [(student_encoder.transformer_layers[j], encoder.transformer_layers[i])
               for j, i in enumerate(layers)]
     if encoder.final_layer_norm is not None:

@@ -134,15 +134,20 @@ class TokenClassificationTask(Task):
         self.global_batch_size = int(global_batch_size)
         self._examples = {}
         self._encoded = {}
-        self.tokenizer = build_tokenizer(
-            config.encoder,
-            training_texts=lambda: [" ".join(words) for words in self.examples("train").tokens])
+        self.tokenizer = self.build_tokenizer()
         if config.tag_names:
             self.tag_names = list(config.tag_names)
         else:
             self.tag_names = tags_from_data(self.examples("train").tags,
                                             self.examples("validation").tags)
         self._tag_ids = {tag: i for i, tag in enumerate(self.tag_names)}
+
+    def build_tokenizer(self):
+        """The task's `BertTokenizer` (the encoder's vocabulary, or one learned from the
+        training sentences; see `bertlab.tasks.encoder_config.build_tokenizer`)."""
+        return build_tokenizer(
+            self.config.encoder,
+            training_texts=lambda: [" ".join(words) for words in self.examples("train").tokens])
 
     # ------------------------------------------------------------------ data
 

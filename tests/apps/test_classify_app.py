@@ -72,9 +72,20 @@ def spam(runs, data_dir):
 
 
 @pytest.fixture(scope="module")
-def used(stsb, spam):
-    """Side by side: evaluate and predict of the STS-B export, evaluate of the spam one."""
+def used(stsb, spam, data_dir):
+    """Side by side: evaluate and predict of the STS-B export, evaluate of the spam one, and
+    the spam classifier distilled into a student of its layer, its hidden states and
+    attention matched (the teacher's Keras model in the graph)."""
+    student = spam["tmp"] / "student"
     results = run_apps([
+        ("apps.classify.distill", [f"--teacher={spam['tmp']}/export",
+                                   "--config=configs/classify/sms_spam.yaml",
+                                   f"--data_dir={data_dir}", f"--model_dir={student}/run",
+                                   f"--export_dir={student}/export", *TINY,
+                                   "--set=task.data.max_train_examples=480",
+                                   "--set=task.distillation.student_layers=1",
+                                   "--set=task.distillation.hidden_weight=1.0",
+                                   "--set=task.distillation.attention_weight=1.0"]),
         ("apps.classify.evaluate", [f"--model_dir={stsb['tmp']}/export",
                                     "--config=configs/classify/stsb.yaml",
                                     f"--data={stsb['dev']}"]),
@@ -84,8 +95,8 @@ def used(stsb, spam):
                                     "--config=configs/classify/sms_spam.yaml",
                                     f"--data={spam['validation']}"]),
     ])
-    return dict(zip(("stsb_evaluate", "stsb_predict", "spam_evaluate"),
-                    (r.stdout for r in results)))
+    return dict(zip(("distill", "stsb_evaluate", "stsb_predict", "spam_evaluate"),
+                    (r.stdout for r in results)), student=student)
 
 
 def test_stsb_trains_reports_once_and_exports_a_pair_model(stsb):
@@ -133,6 +144,50 @@ def test_spam_threshold_is_chosen_on_validation_and_exported(spam, used):
     # The export on the raw validation messages reproduces the best F1.
     results = json.loads(used["spam_evaluate"].strip().splitlines()[-1])
     assert results["f1"] == pytest.approx(best["f1"], abs=0.02)
+
+
+def test_a_distilled_student_exports_like_its_teacher(spam, used):
+    import numpy as np
+    import tensorflow as tf
+
+    from bertlab.export.keras_model_file import load_exported_keras_model
+    from bertlab.models.bert_classifier import BertClassifier
+
+    student, teacher = used["student"] / "export" / "1", spam["tmp"] / "export" / "1"
+    report = json.loads(used["distill"].strip().splitlines()[-1])
+    assert report["export"]["path"] == str(student)
+    with open(student / "assets.extra" / "bertlab_export.json") as f:
+        metadata = json.load(f)
+    assert metadata["class_names"] == ["ham", "spam"] and metadata["positive_class"] == "spam"
+    distillation = metadata["distillation"]
+    assert distillation["teacher"] == os.path.realpath(teacher)
+    assert distillation["teacher_layers"] == [0] and distillation["attention_weight"] == 1.0
+    # The teacher ran once over the training texts; its logits are cached in the run.
+    assert len(list((used["student"] / "run").glob("teacher_logits-*.npy"))) == 1
+    # The student's Keras model and its SavedModel agree (float32 export).
+    model = load_exported_keras_model(str(student), BertClassifier)
+    assert model.encoder.num_layers == 1
+    assert (student / "vocab.txt").read_text("utf-8") == (teacher / "vocab.txt").read_text(
+        "utf-8")
+    signature = tf.saved_model.load(str(student)).signatures["serve_token_ids"]
+    ids = np.array([[2, 1000, 2000, 3]], "int32")
+    inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+              "padding_mask": np.ones_like(ids)}
+    np.testing.assert_allclose(signature(**{k: tf.constant(v) for k, v in inputs.items()})[
+        "logits"], model(inputs), atol=1e-4)
+
+
+def test_distillation_refuses_a_teacher_that_is_not_a_classifier(stsb):
+    from bertlab.tasks.distillation import (ClassificationDistillationConfig,
+                                            ClassificationDistillationTask, DistillationConfig)
+
+    config = ClassificationDistillationConfig(
+        distillation=DistillationConfig(teacher=str(stsb["tmp"] / "export")))
+    with pytest.raises(ValueError, match="not a classifier export .*'regression'"):
+        ClassificationDistillationTask(config)
+    with pytest.raises(FileNotFoundError):
+        ClassificationDistillationTask(ClassificationDistillationConfig(
+            distillation=DistillationConfig(teacher=str(stsb["tmp"] / "missing"))))
 
 
 @pytest.mark.parametrize("name", ["ag_news", "sms_spam", "stsb", "thucnews_titles", "smoke"])

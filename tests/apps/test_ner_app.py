@@ -39,13 +39,28 @@ def trained(tmp_path_factory, data_dir):
 
 
 @pytest.fixture(scope="module")
-def used(trained):
-    """The outputs of `evaluate` and `predict` on the export (run side by side)."""
-    evaluate, predict = run_apps([
+def used(trained, data_dir):
+    """The outputs of `evaluate` and `predict` on the export, and the export distilled into
+    a student of its layer with its attention matched (run side by side)."""
+    student = trained["model_dir"].parent / "student"
+    distill, evaluate, predict = run_apps([
+        ("apps.ner.distill", [f"--teacher={trained['export_dir']}",
+                              "--config=configs/ner/smoke.yaml", f"--data_dir={data_dir}",
+                              f"--model_dir={student}/run", f"--export_dir={student}/export",
+                              "--mixed_precision=float32", "--set=task.sequence_length=256",
+                              "--set=task.data.max_train_examples=400",
+                              f"--set=task.data.validation={trained['dev']}",
+                              "--set=task.data.max_validation_examples=0",
+                              "--set=task.casing_features=true",
+                              "--set=trainer.global_batch_size=16",
+                              "--set=optimizer.learning_rate=2e-3", "--set=schedule.epochs=2",
+                              "--set=task.distillation.student_layers=1",
+                              "--set=task.distillation.attention_weight=1.0"]),
         ("apps.ner.evaluate", [f"--model_dir={trained['export_dir']}",
                                f"--data={trained['dev']}"]),
         ("apps.ner.predict", [f"--model_dir={trained['export_dir']}", "--json", *PREDICTED])])
-    return dict(evaluate=evaluate.stdout, predict=predict.stdout)
+    return dict(evaluate=evaluate.stdout, predict=predict.stdout, distill=distill.stdout,
+                student=student)
 
 
 def test_train_exports_a_version_with_the_tag_set(trained):
@@ -101,3 +116,20 @@ def test_configs_load(name):
     assert config.schedule.epochs > 0
     expected_init = "none" if name == "weibo" else "minilm"
     assert config.task.encoder.init == expected_init
+
+
+def test_a_distilled_tagger_exports_like_its_teacher(trained, used):
+    report = json.loads(used["distill"].strip().splitlines()[-1])
+    student = used["student"] / "export" / "1"
+    assert report["export"]["path"] == str(student)
+    assert report["best"]["entity_f1"] > 0.0
+    with open(student / "assets.extra" / "bertlab_export.json") as f:
+        metadata = json.load(f)
+    teacher = trained["export_dir"] / "1"
+    assert metadata["tag_names"] == json.loads(
+        (teacher / "assets.extra" / "bertlab_export.json").read_text("utf-8"))["tag_names"]
+    assert metadata["casing_features"] is True
+    assert metadata["distillation"]["teacher_layers"] == [0]
+    assert metadata["distillation"]["teacher"] == os.path.realpath(teacher)
+    assert (student / "vocab.txt").read_text("utf-8") == (teacher / "vocab.txt").read_text(
+        "utf-8")

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
+from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.classifier_distiller import ClassifierDistiller, uniform_layer_map
 from bertlab.models.encoder_layer_states import encoder_layer_states
 from bertlab.models.student_initialization import student_from_teacher_layers
@@ -98,7 +99,7 @@ def test_bad_pairs_are_refused():
     with pytest.raises(ValueError, match="heads"):
         ClassifierDistiller(_classifier(num_layers=1, num_heads=4), teacher,
                             match_attention=True)
-    with pytest.raises(ValueError, match="needs the teacher"):
+    with pytest.raises(ValueError, match="need the teacher"):
         ClassifierDistiller(_classifier(num_layers=1), None, match_hidden_states=True)
     with pytest.raises(ValueError, match="layer_map"):
         ClassifierDistiller(_classifier(num_layers=2), teacher, match_hidden_states=True,
@@ -116,3 +117,38 @@ def test_keras_round_trip(tmp_path):
     got = restored(_inputs(), training=True)
     for name in ("logits", "hidden_loss", "attention_loss"):
         np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+
+
+def _tagger(num_layers=3, num_casing_ids=4):
+    encoder = BertEncoder(vocabulary_size=50, num_layers=num_layers, hidden_dim=32, num_heads=2,
+                          intermediate_dim=64, max_sequence_length=16, dropout=0.0)
+    tagger = BertTokenClassifier(encoder, num_tags=5, dropout=0.0, num_casing_ids=num_casing_ids)
+    # A non-zero casing table, so that leaving it out would show.
+    tagger.casing_embedding.embeddings.assign(
+        np.random.default_rng(3).normal(size=(num_casing_ids, 32)).astype("float32"))
+    return tagger
+
+
+def test_a_tagger_student_with_casing_and_teacher_logits_in_the_graph():
+    teacher = _tagger()
+    inputs = {**_inputs(), "casing_ids": np.array([[0, 1, 2, 0, 0, 0], [0, 3, 0, 0, 0, 0]],
+                                                  "int32")}
+    expected = teacher(inputs)
+    copy = ClassifierDistiller(student_from_teacher_layers(teacher, [0, 1, 2]), teacher,
+                               match_hidden_states=True, match_attention=True,
+                               teacher_logits_in_graph=True)
+    outputs = copy(inputs, training=True)
+    assert outputs["logits"].shape == (2, 6, 5)
+    np.testing.assert_allclose(outputs["logits"], expected, atol=1e-5)
+    np.testing.assert_allclose(outputs["teacher_logits"], expected, atol=1e-5)
+    np.testing.assert_allclose(outputs["hidden_loss"], [0, 0], atol=1e-8)
+    small = ClassifierDistiller(student_from_teacher_layers(teacher, [2]), teacher,
+                                teacher_logits_in_graph=True)
+    outputs = small(inputs, training=True)
+    assert set(outputs) == {"logits", "teacher_logits"}
+    np.testing.assert_allclose(outputs["teacher_logits"], expected, atol=1e-5)
+    np.testing.assert_array_equal(small.student.casing_embedding.get_weights()[0],
+                                  teacher.casing_embedding.get_weights()[0])
+    with pytest.raises(ValueError, match="need the teacher"):
+        ClassifierDistiller(student_from_teacher_layers(teacher, [2]), _classifier(),
+                            teacher_logits_in_graph=True)
