@@ -183,7 +183,7 @@ def test_distillation_refuses_a_teacher_that_is_not_a_classifier(stsb):
 
     config = ClassificationDistillationConfig(
         distillation=DistillationConfig(teacher=str(stsb["tmp"] / "export")))
-    with pytest.raises(ValueError, match="not a classifier export .*'regression'"):
+    with pytest.raises(ValueError, match="not a text_classification export .*head 'regression'"):
         ClassificationDistillationTask(config)
     with pytest.raises(FileNotFoundError):
         ClassificationDistillationTask(ClassificationDistillationConfig(
