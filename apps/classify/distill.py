@@ -21,6 +21,8 @@ from apps.classify.config import REPO_ROOT, DistillConfig
 from bertlab.tasks import distillation_cli, fine_tuning_cli
 from bertlab.tasks.distillation import ClassificationDistillationTask
 
+# `--config` defaults to configs/classify/distill_sst2.yaml.
+DEFAULT_CONFIG = ("classify", REPO_ROOT, "distill_sst2.yaml")
 APP_NAME = "distill"
 
 
@@ -30,5 +32,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    distillation_cli.define_flags(APP_NAME, REPO_ROOT, "distill_sst2.yaml")
+    distillation_cli.define_flags(*DEFAULT_CONFIG)
     app.run(main, argv=fine_tuning_cli.normalize_argv(sys.argv))

@@ -20,6 +20,8 @@ from apps.ner.config import REPO_ROOT, NerDistillConfig
 from bertlab.tasks import distillation_cli, fine_tuning_cli
 from bertlab.tasks.distillation import TokenClassificationDistillationTask
 
+# `--config` defaults to configs/ner/distill_conll.yaml.
+DEFAULT_CONFIG = ("ner", REPO_ROOT, "distill_conll.yaml")
 APP_NAME = "ner_distill"
 
 
@@ -29,5 +31,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    distillation_cli.define_flags(APP_NAME, REPO_ROOT, "distill_conll.yaml")
+    distillation_cli.define_flags(*DEFAULT_CONFIG)
     app.run(main, argv=fine_tuning_cli.normalize_argv(sys.argv))

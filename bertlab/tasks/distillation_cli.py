@@ -2,7 +2,7 @@
 the fine-tuning flags and `--teacher`, then the one driver.
 
 Example (an app's `distill.py`):
-    define_flags("distill", REPO_ROOT, "distill_sst2.yaml")
+    define_flags("classify", REPO_ROOT, "distill_sst2.yaml")
     run_distillation_app(argv, "distill", DistillConfig, ClassificationDistillationTask,
                          REPO_ROOT)
 """
@@ -16,9 +16,10 @@ from bertlab.tasks import fine_tuning_cli
 FLAGS = flags.FLAGS
 
 
-def define_flags(app_name, repo_root, default_config):
-    """The fine-tuning flags (`bertlab.tasks.fine_tuning_cli`) and `--teacher`."""
-    fine_tuning_cli.define_flags(app_name, repo_root, default_config)
+def define_flags(config_dir, repo_root, default_config):
+    """The fine-tuning flags (`bertlab.tasks.fine_tuning_cli`) and `--teacher`; `--config`
+    defaults to `configs/<config_dir>/<default_config>`."""
+    fine_tuning_cli.define_flags(config_dir, repo_root, default_config)
     flags.DEFINE_string("teacher", None, "The teacher export (a version directory, or a base "
                         "directory: its latest version); overrides task.distillation.teacher.")
 

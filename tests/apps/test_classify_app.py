@@ -207,3 +207,34 @@ def test_bad_input_is_one_error_line(runs):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "expected at least 10" in result.stderr
     assert not (tmp / "export").exists()
+
+
+@pytest.mark.parametrize("module, name, config_class", [
+    ("apps.classify", "classify/distill_sst2", "DistillConfig"),
+    ("apps.classify", "classify/distill_smoke", "DistillConfig"),
+    ("apps.ner", "ner/distill_conll", "NerDistillConfig")])
+def test_distillation_configs_load(module, name, config_class):
+    import importlib
+
+    from bertlab.config import load_config
+
+    config_cls = getattr(importlib.import_module(f"{module}.config"), config_class)
+    config = load_config(config_cls, os.path.join(REPO_ROOT, "configs", f"{name}.yaml"))
+    assert config.task.distillation.teacher.startswith("saved_models/")
+    assert config.export_dir.startswith("saved_models/")
+    assert config.task.distillation.student_layers == 3
+
+
+def test_distill_scripts_default_to_their_configs():
+    """`--config` of each distill script defaults to a config file that exists."""
+    import subprocess
+    import sys
+
+    for module, name in (("apps.classify.distill", "classify/distill_sst2.yaml"),
+                         ("apps.ner.distill", "ner/distill_conll.yaml")):
+        code = (f"import sys; sys.argv=['x']; import {module} as m; from absl import flags; "
+                f"m.distillation_cli.define_flags(*m.DEFAULT_CONFIG); flags.FLAGS(['x']); "
+                f"print(flags.FLAGS.config)")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == os.path.join(REPO_ROOT, "configs", name) and os.path.isfile(out)
