@@ -17,6 +17,7 @@ Example:
 
 import hashlib
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -93,7 +94,10 @@ def teacher_logits(teacher_dir, texts, pairs=None, cache_dir=None, batch_size=12
         if os.path.isfile(path):
             logging.info("Teacher logits from %s", path)
             return np.load(path)
+    start = time.time()
     logits = _run_teacher(teacher_dir, texts, pairs, batch_size)
+    logging.info("Teacher logits of %d texts in %.0f s (%s)", len(texts), time.time() - start,
+                 teacher_dir)
     if path:
         os.makedirs(cache_dir, exist_ok=True)
         temporary = f"{path}.tmp-{os.getpid()}.npy"
