@@ -50,9 +50,9 @@ import time
 
 import numpy as np
 
-from inference_harness import (DEFAULT_DATA_DIR, REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, measure,
-                               minilm_dir, module_available, run_saved_model, spawn_child,
-                               sst2_examples)
+from inference_harness import (REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, add_timing_arguments,
+                               measure, minilm_dir, module_available, run_saved_model, selected,
+                               spawn_child, sst2_examples)
 
 ROWS = ("bertlab_fp32", "bertlab_bf16", "litert_fp32", "litert_dynamic", "litert_int8",
         "ort_fp32", "ort_int8", "torch_fp32", "torch_int8")
@@ -551,28 +551,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model_dir", help="a sentiment export version holding model.keras "
                         "(default: an untrained MiniLM classifier, for development)")
-    parser.add_argument("--data_dir", default=DEFAULT_DATA_DIR)
-    parser.add_argument("--iterations", type=int, default=200, help="batch-1 calls timed")
-    parser.add_argument("--passes", type=int, default=3, help="passes over SST-2 dev at batch 64")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="intra-op threads of every runtime (TensorFlow's intra-op pool, "
-                        "ONNX Runtime's intra_op_num_threads, PyTorch's set_num_threads, "
-                        "the LiteRT interpreter's num_threads)")
+    add_timing_arguments(parser, 2,
+                         "intra-op threads of every runtime (TensorFlow's intra-op pool, "
+                         "ONNX Runtime's intra_op_num_threads, PyTorch's set_num_threads, "
+                         "the LiteRT interpreter's num_threads)")
     parser.add_argument("--only", default=",".join(ROWS), help="rows, comma-separated")
     parser.add_argument("--json_out", help="also write the results as JSON to this file")
     parser.add_argument("--work_dir", help="keep the exports here (default: a temporary "
                         "directory, removed at the end)")
-    for hidden in ("child", "path", "reference_dir"):
-        parser.add_argument(f"--{hidden}", help=argparse.SUPPRESS)
+    parser.add_argument("--reference_dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args)))
         return
 
-    wanted = [r for r in args.only.split(",") if r]
-    unknown = set(wanted) - set(ROWS)
-    if unknown:
-        parser.error(f"--only: unknown row(s) {sorted(unknown)}; choose from {ROWS}")
+    wanted = selected(parser, args.only, ROWS)
     print(f"intra-op threads per runtime: {args.threads}", flush=True)
     if args.work_dir:
         os.makedirs(args.work_dir, exist_ok=True)

@@ -117,3 +117,25 @@ def module_available(*names):
         return all(importlib.util.find_spec(name) is not None for name in names)
     except (ImportError, ValueError):  # a parent package is missing or broken
         return False
+
+
+def add_timing_arguments(parser, threads_default, threads_help):
+    """The flags every SST-2 inference benchmark takes: `--data_dir`, `--iterations`,
+    `--passes`, `--threads`, and the hidden `--child`/`--path` of its child processes."""
+    import argparse
+
+    parser.add_argument("--data_dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--iterations", type=int, default=200, help="batch-1 calls timed")
+    parser.add_argument("--passes", type=int, default=3, help="passes over SST-2 dev at batch 64")
+    parser.add_argument("--threads", type=int, default=threads_default, help=threads_help)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+
+
+def selected(parser, only, choices):
+    """The comma-separated names of `--only`, each one of `choices` (else a usage error)."""
+    wanted = [name for name in only.split(",") if name]
+    unknown = set(wanted) - set(choices)
+    if unknown:
+        parser.error(f"--only: unknown name(s) {sorted(unknown)}; choose from {choices}")
+    return wanted

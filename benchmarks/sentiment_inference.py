@@ -31,9 +31,9 @@ import sys
 import tempfile
 import time
 
-from inference_harness import (DEFAULT_DATA_DIR, REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, measure,
-                               minilm_dir, module_available, run_saved_model, spawn_child,
-                               sst2_sentences)
+from inference_harness import (REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, add_timing_arguments,
+                               measure, minilm_dir, module_available, run_saved_model, selected,
+                               spawn_child, sst2_sentences)
 
 PEERS = ("bertlab_bf16", "bertlab_fp32", "keras_hub", "torch")
 
@@ -136,26 +136,18 @@ def spawn(args, what, path=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model_dir", help="an exported sentiment version (bertlab_bf16 row)")
-    parser.add_argument("--data_dir", default=DEFAULT_DATA_DIR)
-    parser.add_argument("--iterations", type=int, default=200, help="batch-1 calls timed")
-    parser.add_argument("--passes", type=int, default=3, help="passes over SST-2 dev at batch 64")
     parser.add_argument("--only", default=",".join(PEERS))
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="intra-op threads of every peer (TensorFlow's intra-op pool, "
-                        "PyTorch's OpenMP pool); 1 is the usual latency-serving setting "
-                        "(TF Serving: --tensorflow_intra_op_parallelism=1), requests then "
-                        "run side by side on the other cores")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
+    add_timing_arguments(parser, os.cpu_count(),
+                         "intra-op threads of every peer (TensorFlow's intra-op pool, "
+                         "PyTorch's OpenMP pool); 1 is the usual latency-serving setting "
+                         "(TF Serving: --tensorflow_intra_op_parallelism=1), requests then "
+                         "run side by side on the other cores")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args)))
         return
 
-    wanted = [p for p in args.only.split(",") if p]
-    unknown = set(wanted) - set(PEERS)
-    if unknown:
-        parser.error(f"--only: unknown peer(s) {sorted(unknown)}; choose from {PEERS}")
+    wanted = selected(parser, args.only, PEERS)
     print(f"intra-op threads per peer: {args.threads}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
