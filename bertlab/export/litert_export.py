@@ -33,14 +33,15 @@ as it was. The version's metadata (`assets.extra/bertlab_export.json`) gets
 `saved_model_size_bytes` (the float SavedModel: `saved_model.pb`, `variables/`,
 `assets/`), so the size of each file is stated beside the SavedModel's.
 
-No string-in signature: the in-graph tokenizer is not convertible. The
-exports' tokenizer (`bertlab.text.BertTokenizer`) runs TF Text's
-`RegexSplitWithOffsets`, `NormalizeUTF8` and `FastWordpieceTokenizeWithOffsets`
-ops; only the last has a LiteRT kernel (`tensorflow_text.tflite_registrar`), and
-converting `serving_default` with builtins and custom ops allowed fails with
-`ConverterError: ... 'tf.RegexSplitWithOffsets' op is neither a custom op nor a
-flex op` (see `STRING_SIGNATURE_ERROR`). Clients tokenize with the export's
-vocabulary (`representative_inputs` shows how).
+No string-in signature: the tokenizer does not run in LiteRT. The exports'
+tokenizer (`bertlab.text.BertTokenizer`) uses TF Text's regex splitting and
+normalization ops, which have no LiteRT kernels (`serving_default` converts only
+with `allow_custom_ops`, as unresolved custom ops); and even a tokenizer built
+from the ops tensorflow-text does register for LiteRT (`FastBertNormalizer` +
+`FastWordpieceTokenizer`, `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`)
+converts but fails in the interpreter with `RuntimeError: Encountered unresolved
+custom op: RaggedRange` (its ragged batching; `STRING_SIGNATURE_ERROR`). Clients
+tokenize with the export's vocabulary (`representative_inputs` shows how).
 
 Example:
 >>> inputs = representative_inputs("saved_models/sentiment/3", texts)
@@ -70,8 +71,9 @@ KERAS_MODEL_FILE = "model.keras"
 # The inputs and outputs of a classifier's or tagger's `serve_token_ids`.
 TOKEN_ID_INPUTS = {"token_ids", "segment_ids", "padding_mask", "casing_ids"}
 CLASSIFIER_OUTPUTS = ({"logits", "probabilities"}, {"score"})
-# What converting the string-in `serving_default` says (TF 2.21, tensorflow-text 2.21).
-STRING_SIGNATURE_ERROR = ("'tf.RegexSplitWithOffsets' op is neither a custom op nor a flex op")
+# What the interpreter says of a converted LiteRT-kernel tokenizer (TF 2.21, tensorflow-text
+# 2.21, ai-edge-litert 2.3.0 and tf.lite.Interpreter alike).
+STRING_SIGNATURE_ERROR = "Encountered unresolved custom op: RaggedRange."
 TEMP_PREFIX = ".tmp-litert-"
 
 

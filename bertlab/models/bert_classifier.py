@@ -81,7 +81,7 @@ class BertClassifier(keras.Model):
             x = outputs["sequence_output"][:, 0, :]
         else:
             sequence = keras.ops.cast(outputs["sequence_output"], "float32")
-            mask = keras.ops.cast(inputs["padding_mask"], "float32")[:, :, None]
+            mask = keras.ops.expand_dims(keras.ops.cast(inputs["padding_mask"], "float32"), -1)
             total = keras.ops.sum(sequence * mask, axis=1)
             count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
             x = total / count
