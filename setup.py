@@ -33,12 +33,19 @@ ANN_REQUIRES = ["faiss-cpu~=1.15.0"]
 # --segmenter=jieba`, bertlab.pretraining.word_segmentation), imported only then.
 ZH_REQUIRES = ["jieba==0.42.1"]
 
+# The LiteRT interpreter (bertlab.export.litert_model: `apps.export_litert`, `apps.serve
+# --prefer_tflite_model`); without it, TensorFlow's deprecated `tf.lite.Interpreter` runs the
+# files. 2.3.0 installs beside TensorFlow 2.21 without changing any of its requirements.
+LITERT_REQUIRES = ["ai-edge-litert~=2.3.0"]
+
 EXTRAS_REQUIRE = {
     "ann": ANN_REQUIRES,
     "zh": ZH_REQUIRES,
+    "litert": LITERT_REQUIRES,
     "test": [
         *ANN_REQUIRES,
         *ZH_REQUIRES,
+        *LITERT_REQUIRES,
         "pytest>=8,<10",
         # Two test processes (`-n 2`): the suite fits CI's 15 minutes on 2 cores.
         "pytest-xdist>=3.6,<4",

@@ -5,6 +5,7 @@
         [--max_queued_requests=64] [--request_timeout_ms=10000] [--max_connections=1024]
         [--header_timeout_s=10] [--body_timeout_s=30] [--graceful_shutdown_s=10]
         [--poll_interval_s=1] [--noapproximate_search]
+        [--prefer_tflite_model [--tflite_file=model.tflite] [--tflite_num_threads=N]]
 
 Clients written for `tensorflow_model_server --rest_api_port=8501` work
 unchanged: `GET /v1/models/<name>`, `GET /v1/models/<name>/metadata`,
@@ -29,6 +30,12 @@ A search index exported with an approximate index (`apps.search.index
 request and response; its `/metadata` names the index under
 `approximate_index`); `--noapproximate_search` answers exactly instead, as
 stock TF Serving, which ignores the index, always does.
+
+With `--prefer_tflite_model` (as TF Serving's), a version whose directory holds
+`--tflite_file` (`model.tflite`, or `model.dynamic.tflite` / `model.int8.tflite`:
+`python -m apps.export_litert`) is served from it through the LiteRT interpreter,
+behind the same API: its signatures are the file's (`serve_token_ids`, token ids
+in); versions without the file are served from their SavedModel.
 
 Binds to 127.0.0.1 (this machine only) unless `--host` says otherwise; on a
 loopback address only requests for localhost, 127.0.0.1 or [::1] are answered
@@ -91,6 +98,13 @@ flags.DEFINE_bool("warm_up", True, "Replay each version's warm-up requests befor
 flags.DEFINE_bool("approximate_search", True, "Answer a search index built with --approximate "
                   "(apps.search.index) through its approximate index; false: exactly, as TF "
                   "Serving does.")
+flags.DEFINE_bool("prefer_tflite_model", False, "Serve a version from its LiteRT file "
+                  "(--tflite_file) when it has one, as TF Serving's flag does.")
+flags.DEFINE_string("tflite_file", "model.tflite", "The LiteRT file of a version that "
+                    "--prefer_tflite_model serves (model.tflite, model.dynamic.tflite, "
+                    "model.int8.tflite).")
+flags.DEFINE_integer("tflite_num_threads", None, "CPU threads of each LiteRT call (default: "
+                     "LiteRT's).", lower_bound=1)
 flags.DEFINE_bool("demo_page", True, "Serve the demo page at /.")
 flags.DEFINE_bool("access_log", True, "Log one line per request.")
 FLAGS = flags.FLAGS
@@ -124,11 +138,15 @@ def main(argv):
     # deferred: as above
     from bertlab.serving.model_registry import BatchingOptions, ModelRegistry
     # deferred: as above
+    from bertlab.serving.litert_servable import LiteRTOptions
+    # deferred: as above
     from bertlab.serving.rest_codec import Limits
     # deferred: as above
     from bertlab.serving.rest_server import BackgroundServer, create_app
 
     try:
+        litert = (LiteRTOptions(FLAGS.tflite_file, FLAGS.tflite_num_threads)
+                  if FLAGS.prefer_tflite_model else None)
         registry = ModelRegistry(
             FLAGS.model_base_path, poll_interval_s=FLAGS.poll_interval_s,
             batching=BatchingOptions(FLAGS.enable_batching, FLAGS.max_batch_size,
@@ -137,8 +155,8 @@ def main(argv):
                                      FLAGS.request_timeout_ms / 1000.0),
             warm_up=FLAGS.warm_up, max_load_retries=FLAGS.max_load_retries,
             load_retry_interval_s=FLAGS.load_retry_interval_s,
-            approximate_search=FLAGS.approximate_search)
-    except FileNotFoundError as e:
+            approximate_search=FLAGS.approximate_search, litert=litert)
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     raise_open_files_limit(FLAGS.max_connections + 256)  # + the models' files, the logs

@@ -11,6 +11,9 @@
   with a question-answerer export as reader, retrieve_then_read.py adds `answer`),
   `TextGenerationModule` (text_generation_module.py: translation,
   summarization), `export_pretrained_encoder` (pretrained_encoder_export.py).
+- LiteRT: `export_litert` (litert_export.py: `model.tflite`, `model.dynamic.tflite`,
+  `model.int8.tflite` beside a classifier's or tagger's version) and `LiteRTModel`
+  (litert_model.py), which runs one with the LiteRT interpreter.
 - Around them: `versioned_export` (version directories, metadata),
   `warmup`, `custom_ops`, `model_config`, and `ExportedModel`
   (saved_model_client.py), which loads an export to run it in Python.

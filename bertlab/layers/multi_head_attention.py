@@ -26,7 +26,9 @@ def merge_attention_masks(padding_mask, attention_mask, use_causal_mask,
     """
     mask = None
     if padding_mask is not None:
-        mask = tf.cast(padding_mask, tf.bool)[:, None, :]
+        # expand_dims, not `[:, None, :]`: LiteRT has no builtin for a StridedSlice that
+        # adds an axis (the converter asks for TF Select), and the values are the same.
+        mask = tf.expand_dims(tf.cast(padding_mask, tf.bool), 1)
     if attention_mask is not None:
         am = tf.cast(attention_mask, tf.bool)
         mask = am if mask is None else tf.logical_and(mask, am)
@@ -219,7 +221,7 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = tf.matmul(q * tf.cast(scale, q.dtype), k, transpose_b=True)
         scores = tf.cast(scores, tf.float32)
         if mask is not None:
-            scores = tf.where(mask[:, None, :, :], scores, tf.constant(-1e9, tf.float32))
+            scores = tf.where(tf.expand_dims(mask, 1), scores, tf.constant(-1e9, tf.float32))
         return tf.nn.softmax(scores, axis=-1)
 
     def _attend(self, q, k, v, mask, training):

@@ -36,7 +36,8 @@ def pool_encoder_outputs(outputs, padding_mask, pooling):
     if pooling == "cls":
         return outputs["sequence_output"][:, 0, :]
     sequence = keras.ops.cast(outputs["sequence_output"], "float32")
-    mask = keras.ops.cast(padding_mask, "float32")[:, :, None]
+    # expand_dims, not [:, :, None]: LiteRT has no kernel for a strided slice adding an axis.
+    mask = keras.ops.expand_dims(keras.ops.cast(padding_mask, "float32"), -1)
     total = keras.ops.sum(sequence * mask, axis=1)
     count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
     return total / count

@@ -29,7 +29,9 @@ traced graphs), and FAISS for a search index with an approximate index
 (`approximate_search`: with `approximate_search=True`, the default, its
 `serving_default` and `search` are answered through that index; a version
 whose index is missing or corrupt is refused like any version that fails to
-load).
+load). With `litert` (`LiteRTOptions`, TF Serving's `--prefer_tflite_model`), a
+version holding that LiteRT file is served from it instead of its SavedModel
+(`litert_servable`: the file's signatures, e.g. `serve_token_ids`, only).
 
 Example:
 >>> registry = ModelRegistry("saved_models", poll_interval_s=1.0)
@@ -56,6 +58,7 @@ from bertlab.export.warmup import read_warmup_requests
 from bertlab.serving.admission import QueueBound
 from bertlab.serving.approximate_search import load_approximate_search
 from bertlab.serving.dynamic_batcher import DynamicBatcher
+from bertlab.serving.litert_servable import LiteRTServable
 from bertlab.serving.thread_priority import start_worker_threads
 
 log = logging.getLogger("bertlab.serving")
@@ -109,11 +112,42 @@ class LoadedVersion:
     or `{}` for a SavedModel without it; the registry reads only its
     `approximate_index`. `approximate` is the version's `ApproximateSearch`
     (with `approximate_search` and an export that has one), else None: it then
-    answers the signatures it covers (`predict`).
+    answers the signatures it covers (`predict`). `litert` is the version's
+    `LiteRTServable` when `litert` (`LiteRTOptions`) names a file the version
+    holds: it then answers every signature, and the SavedModel is not loaded.
     """
 
-    def __init__(self, name, version, path, batching, executor=None, approximate_search=True):
+    def __init__(self, name, version, path, batching, executor=None, approximate_search=True,
+                 litert=None):
         self.name, self.version, self.path = name, int(version), path
+        try:
+            self.metadata = read_metadata(path)  # what the exporter wrote, passed on as is
+        except FileNotFoundError:
+            self.metadata = {}
+        litert_path = os.path.join(path, litert.file_name) if litert else None
+        self.litert = None  # LiteRTServable when the version is served from its LiteRT file
+        if litert_path is not None and os.path.isfile(litert_path):
+            self.litert = LiteRTServable(litert_path, litert.num_threads,
+                                         batching.max_concurrent_batches)
+            self.signature_defs = self.litert.signature_defs
+            self.inputs, self.outputs = self.litert.inputs, self.litert.outputs
+            self._functions = dict.fromkeys(self.signature_defs)
+            self.approximate = None
+        else:
+            self._load_saved_model(path, approximate_search)
+        # One queue bound for all the signatures: the bound is per model (version).
+        self.queue_bound = QueueBound(batching.max_queued_requests)
+        self._batchers = {}
+        for key in self._functions:
+            batch_axis = all(shape and shape[0] == -1 for _, shape in self.inputs[key].values())
+            self._batchers[key] = DynamicBatcher(
+                lambda inputs, key=key: self.predict(key, inputs),
+                batching.max_batch_size, batching.batch_timeout_s,
+                batching.max_concurrent_batches, executor,
+                request_timeout_s=batching.request_timeout_s, queue_bound=self.queue_bound,
+                batching=batching.enabled and batch_axis)
+
+    def _load_saved_model(self, path, approximate_search):
         meta_graph = read_saved_model_proto(path).meta_graphs[0]
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items()
                                if not k.startswith("__")}
@@ -131,26 +165,13 @@ class LoadedVersion:
                                                            for d in s.shape.as_list()))
                 for n, s in specs.items()}
             self.outputs[key] = sorted(function.structured_outputs)
-        try:
-            self.metadata = read_metadata(path)  # what the exporter wrote, passed on as is
-        except FileNotFoundError:
-            self.metadata = {}
         self.approximate = (load_approximate_search(path, self.metadata, self._functions)
                             if approximate_search else None)
-        # One queue bound for all the signatures: the bound is per model (version).
-        self.queue_bound = QueueBound(batching.max_queued_requests)
-        self._batchers = {}
-        for key in self._functions:
-            batch_axis = all(shape and shape[0] == -1 for _, shape in self.inputs[key].values())
-            self._batchers[key] = DynamicBatcher(
-                lambda inputs, key=key: self.predict(key, inputs),
-                batching.max_batch_size, batching.batch_timeout_s,
-                batching.max_concurrent_batches, executor,
-                request_timeout_s=batching.request_timeout_s, queue_bound=self.queue_bound,
-                batching=batching.enabled and batch_axis)
 
     def predict(self, signature, inputs):
         """Runs a signature on numpy inputs (in the calling thread); numpy outputs."""
+        if self.litert is not None:
+            return self.litert.predict(signature, inputs)
         if self.approximate is not None and signature in self.approximate.signatures:
             return self.approximate.predict(signature, inputs)
         function = self._functions[signature]
@@ -174,6 +195,8 @@ class LoadedVersion:
     def warm_up(self):
         """Replays the export's warm-up requests; returns how many ran."""
         requests = read_warmup_requests(self.path)
+        if self.litert is not None:  # the LiteRT file has only some of the signatures
+            requests = [(s, i) for s, i in requests if s in self._functions]
         for signature, inputs in requests:
             if signature not in self._functions:
                 raise ValueError(f"Warm-up request for unknown signature {signature!r}.")
@@ -188,6 +211,8 @@ class LoadedVersion:
             k: _signature_json(v) for k, v in sorted(self.signature_defs.items())}}}
         if self.approximate is not None:
             metadata["approximate_index"] = self.approximate.describe()
+        if self.litert is not None:
+            metadata["litert"] = self.litert.describe()
         return {"model_spec": {"name": self.name, "signature_name": "",
                                "version": str(self.version)},
                 "metadata": metadata}
@@ -229,10 +254,13 @@ class ModelRegistry:
         each failure.
       approximate_search: answer a search index that has an approximate index
         through it (False: every signature as exported, exactly).
+      litert: `LiteRTOptions`: serve a version that holds its LiteRT file from that
+        file (TF Serving's `--prefer_tflite_model`); None: always the SavedModel.
     """
 
     def __init__(self, model_base_path, poll_interval_s=1.0, batching=None, warm_up=True,
-                 max_load_retries=5, load_retry_interval_s=1.0, approximate_search=True):
+                 max_load_retries=5, load_retry_interval_s=1.0, approximate_search=True,
+                 litert=None):
         self.model_base_path = os.path.realpath(os.fspath(model_base_path))
         if not os.path.isdir(self.model_base_path):
             raise FileNotFoundError(f"Model base path not found: {model_base_path}")
@@ -245,6 +273,7 @@ class ModelRegistry:
         self.max_load_retries = int(max_load_retries)
         self.load_retry_interval_s = float(load_retry_interval_s)
         self.approximate_search = bool(approximate_search)
+        self.litert = litert
         self._models = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -350,7 +379,7 @@ class ModelRegistry:
                 raise _Refused(f"{path} is a symbolic link to {os.path.realpath(path)}, "
                                f"outside the model base path {self.model_base_path}")
             loaded = LoadedVersion(model.name, version, path, self.batching, self._executor,
-                                   self.approximate_search)
+                                   self.approximate_search, self.litert)
             requests = loaded.warm_up() if self.warm_up else 0
         except Exception as error:  # noqa: BLE001  (refuse this version, keep serving)
             self._record_failure(model, version, signature, error)
@@ -363,7 +392,8 @@ class ModelRegistry:
             if previous is not None:
                 model.retired = ([previous.version] + model.retired)[:5]
         log.info("Serving %s version %d (%s; %d warm-up requests; %.1f s)", model.name,
-                 version, path, requests, time.monotonic() - started)
+                 version, loaded.litert.path if loaded.litert else path, requests,
+                 time.monotonic() - started)
         return True
 
     def _record_failure(self, model, version, signature, error):

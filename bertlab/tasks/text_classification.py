@@ -416,6 +416,10 @@ class TextClassificationTask(Task):
             "lowercase": self.tokenizer.lowercase,
             "dtype_policies": exported_policies,
         }
+        data = self.config.data
+        if not is_tfds_source(data.train) and data.file_format == "tsv" and data.has_header:
+            # Texts to calibrate an int8 conversion with (`apps.export_litert`).
+            metadata["train_data"] = resolve_source(data.data_dir, data.train)
         if not self.regression:
             metadata.update(class_names=list(self.class_names),
                             label_values=list(self.label_values))
