@@ -18,12 +18,14 @@ import tensorflow as tf
 from apps import export_litert as app
 from bertlab.export import export_text_classifier, export_token_classifier, publish, read_metadata
 from bertlab.export import litert_export
+from bertlab.export.keras_model_file import VOCABULARY_FILE, save_exported_keras_model
 from bertlab.export.litert_export import export_litert, representative_inputs
 from bertlab.export.litert_model import LiteRTInputError, LiteRTModel
 from bertlab.models.bert_classifier import BertClassifier
 from bertlab.models.bert_encoder import BertEncoder
 from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.text import BertPreprocessor
+from bertlab.text.word_casing import NUM_CASING_IDS
 from tests.apps.app_process import run_apps
 
 CLASSES = ["negative", "positive"]
@@ -60,13 +62,16 @@ def built(tmp_path_factory, minilm_dir, sst2_dev_sentences):
                 "lowercase": True, "train_data": str(train)}
     sentiment = publish(base / "sentiment", lambda d: export_text_classifier(
         classifier, preprocessor, CLASSES, d) and metadata)["path"]
-    classifier.save(os.path.join(sentiment, "model.keras"))
+    save_exported_keras_model(classifier, sentiment, tokenizer.vocabulary)
 
     tagger = BertTokenClassifier(_encoder(tokenizer.vocabulary_size), len(TAGS), dropout=0.0,
-                                 num_casing_ids=4)
+                                 num_casing_ids=NUM_CASING_IDS)
     ner = publish(base / "ner", lambda d: export_token_classifier(tagger, tokenizer, TAGS, 24, d)
                   and {"task": "token_classification", "tag_names": TAGS, "sequence_length": 24,
                        "lowercase": True, "casing_features": True})["path"]
+    # The vocabulary without the Keras model: converted from the SavedModel.
+    with open(os.path.join(ner, VOCABULARY_FILE), "w", encoding="utf-8") as f:
+        f.writelines(f"{token}\n" for token in tokenizer.vocabulary)
     texts = litert_export.read_texts_file(train, 16)
     records = {"float": export_litert(sentiment, "none"),
                "dynamic": export_litert(sentiment, "dynamic"),

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from bertlab.decoding import DecodingConfig
 from bertlab.export.language_model_export import LanguageModelModule
+from bertlab.export.keras_model_file import save_exported_keras_model
 from bertlab.export.text_generation_module import TextGenerationModule
 from bertlab.export import (export_new_version, export_question_answerer,
                             export_text_classifier, export_token_classifier, write_metadata)
@@ -93,11 +94,13 @@ def build_exports(root, minilm_dir, data_dir):
     paths = {}
     paths["sentiment"] = _export(
         os.path.join(root, "sentiment"),
-        lambda p: export_text_classifier(classifier, preprocessor, CLASSES, p),
+        lambda p: (export_text_classifier(classifier, preprocessor, CLASSES, p),
+                   save_exported_keras_model(classifier, p, tokenizer.vocabulary)),
         {"task": "sentence_classification", "class_names": CLASSES, "sequence_length": 32})
     paths["ner"] = _export(
         os.path.join(root, "ner"),
-        lambda p: export_token_classifier(tagger, tokenizer, TAGS, 24, p),
+        lambda p: (export_token_classifier(tagger, tokenizer, TAGS, 24, p),
+                   save_exported_keras_model(tagger, p, tokenizer.vocabulary)),
         {"task": "token_classification", "tag_names": TAGS, "sequence_length": 24})
 
     lines = []
