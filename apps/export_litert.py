@@ -22,9 +22,16 @@ the labels agree. Bad input prints one `error: ...` line and exits with status 1
 import os
 import sys
 
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
 from absl import app, flags
 
-QUANTIZE_MODES = ("none", "dynamic", "int8")
+from bertlab.export.litert_export import (QUANTIZE_MODES, export_litert, read_texts_file,
+                                          representative_inputs, token_id_signature)
+from bertlab.export.litert_model import LiteRTModel
+from bertlab.export.versioned_export import list_versions, read_metadata
+
 # Checked when there is no representative file (modes other than int8).
 CHECK_SENTENCES = [
     "a gripping , beautifully acted film .", "the plot is thin and the jokes fall flat .",
@@ -51,9 +58,6 @@ class AppError(Exception):
 def version_directory(model_dir, version):
     """The version directory to convert: `model_dir/<version>`, the highest version, or
     `model_dir` itself when it is a version (holds `saved_model.pb`)."""
-    # deferred: `--help` and usage errors answer before TensorFlow is imported
-    from bertlab.export.versioned_export import list_versions
-
     if not os.path.isdir(model_dir):
         raise AppError(f"Model directory not found: {model_dir}")
     if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
@@ -74,9 +78,6 @@ def version_directory(model_dir, version):
 def representative_texts(version_dir, metadata, path, count, required):
     """The texts to calibrate on (and check with); None if there are none and none are
     `required`."""
-    # deferred: as above
-    from bertlab.export.litert_export import read_texts_file
-
     source = path or metadata.get("train_data")
     if not source:
         if required:
@@ -92,12 +93,6 @@ def representative_texts(version_dir, metadata, path, count, required):
 def agreement(version_dir, litert_path, inputs, num_threads):
     """`(max |probability difference|, label agreement)` of the LiteRT file against the
     SavedModel's `serve_token_ids` over `inputs` (a tagger: over real tokens)."""
-    import numpy as np
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
-
-    from bertlab.export.litert_model import LiteRTModel
-
     served = tf.saved_model.load(version_dir).signatures["serve_token_ids"]
     litert = LiteRTModel(litert_path, num_threads=num_threads)
     key = "probabilities" if "probabilities" in litert.outputs else "score"
@@ -115,11 +110,6 @@ def agreement(version_dir, litert_path, inputs, num_threads):
 
 
 def run(flags_values):
-    # deferred: TensorFlow loads in seconds; flag errors answer at once
-    from bertlab.export.litert_export import (export_litert, representative_inputs,
-                                              token_id_signature)
-    from bertlab.export.versioned_export import read_metadata
-
     if flags_values.quantize not in QUANTIZE_MODES:
         raise AppError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got "
                        f"{flags_values.quantize!r}.")

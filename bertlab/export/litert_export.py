@@ -53,9 +53,12 @@ import os
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+import bertlab.models  # noqa: F401  (registers the model classes `model.keras` holds)
+from bertlab.data import read_text_lines
 from bertlab.export.constant_weights import constant_weights
 from bertlab.export.custom_ops import read_saved_model_proto
 from bertlab.export.keras_model_file import KERAS_MODEL_FILE, VOCABULARY_FILE
@@ -63,6 +66,9 @@ from bertlab.export.litert_model import SIGNATURE, LiteRTModel
 from bertlab.export.text_classifier_export import (logits_and_probabilities, score_of,
                                                    token_id_specs)
 from bertlab.export.versioned_export import METADATA_DIR, METADATA_FILE, read_metadata
+from bertlab.models.dtype_policy_copy import inference_copy
+from bertlab.text import BertPreprocessor, BertTokenizer
+from bertlab.text.word_tokenization import pack_words, split_whitespace
 from bertlab.training.summary import write_json_atomic
 
 QUANTIZE_MODES = ("none", "dynamic", "int8")
@@ -129,11 +135,6 @@ def saved_model_size_bytes(version_dir):
 def _float32_module(keras_path, input_names, outputs):
     """A `tf.Module` whose `serve` is `serve_token_ids` traced from the Keras model at
     `keras_path`, copied to float32, as the SavedModel export traces it."""
-    import keras
-
-    import bertlab.models  # noqa: F401  (registers the model classes for loading)
-    from bertlab.models.dtype_policy_copy import inference_copy
-
     model = inference_copy(keras.models.load_model(keras_path, compile=False), "float32")
     forward = constant_weights(model, input_names)
     if set(outputs) == {"score"}:
@@ -281,8 +282,6 @@ def read_texts_file(path, max_examples=200):
     Raises:
       bertlab.data.DataError: the file is missing or not UTF-8; ValueError: no text.
     """
-    from bertlab.data import read_text_lines
-
     lines = [line for line in read_text_lines(path) if line.strip()]
     header = lines[0].split("\t") if lines else []
     column = next((header.index(h) for h in TEXT_HEADERS if h in header), None)
@@ -305,9 +304,6 @@ def representative_inputs(version_dir, texts, batch_size=1):
     `casing_ids` when its signature takes them); a classifier's are packed as
     `[CLS] text [SEP]` (a tab in a text separates a pair).
     """
-    from bertlab.text import BertPreprocessor, BertTokenizer
-    from bertlab.text.word_tokenization import pack_words, split_whitespace
-
     version_dir = os.fspath(version_dir)
     input_names, outputs = token_id_signature(version_dir)
     metadata = read_metadata(version_dir)
