@@ -314,6 +314,8 @@ def representative_inputs(version_dir, texts, batch_size=1):
     tokenizer = BertTokenizer(vocabulary, lowercase=bool(metadata.get("lowercase", True)))
     sequence_length = int(metadata.get("sequence_length", 128))
     tagger = next(iter(outputs.values())) == 3
+    preprocessor = None if tagger else BertPreprocessor(tokenizer, sequence_length,
+                                                        pad_to_longest=True)
     batches = []
     for start in range(0, len(texts), batch_size):
         chunk = [str(t) for t in texts[start:start + batch_size]]
@@ -322,7 +324,6 @@ def representative_inputs(version_dir, texts, batch_size=1):
                                 with_casing="casing_ids" in input_names)
         else:
             pairs = [t.split("\t", 1) + [""] * ("\t" not in t) for t in chunk]
-            preprocessor = BertPreprocessor(tokenizer, sequence_length, pad_to_longest=True)
             if any(p[1] for p in pairs):
                 packed = preprocessor((tf.constant([p[0] for p in pairs]),
                                        tf.constant([p[1] for p in pairs])))

@@ -232,7 +232,14 @@ class DistillationTaskMixin:
             extra += settings.attention_weight * outputs["attention_loss"]
         return losses, extra
 
-    def _export_student(self, model, path):
+    def update_metrics(self, metrics, labels, outputs):
+        """The task's metrics of the student's logits."""
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs
+        super().update_metrics(metrics, labels, logits)
+
+    def export(self, model, path):
+        """The student's export (the task's own: a classifier's or a tagger's), with where it
+        came from in the metadata (`distillation`)."""
         student = model.student if isinstance(model, ClassifierDistiller) else model
         metadata = super().export(student, path)
         settings = self.distillation
@@ -302,14 +309,6 @@ class ClassificationDistillationTask(DistillationTaskMixin, TextClassificationTa
         losses, extra = self._distillation_losses(losses, logits, teacher, outputs)
         return tf.reduce_sum(losses + extra), tf.cast(tf.size(label), tf.float32)
 
-    def update_metrics(self, metrics, labels, outputs):
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs
-        super().update_metrics(metrics, labels, logits)
-
-    def export(self, model, path):
-        """The student's export (`TextClassificationTask.export`), with where it came from
-        in the metadata (`distillation`)."""
-        return self._export_student(model, path)
 
 
 class TokenClassificationDistillationTask(DistillationTaskMixin, TokenClassificationTask):
@@ -356,11 +355,3 @@ class TokenClassificationDistillationTask(DistillationTaskMixin, TokenClassifica
         return (tf.reduce_sum(losses * weights) + tf.reduce_sum(extra),
                 tf.reduce_sum(weights))
 
-    def update_metrics(self, metrics, labels, outputs):
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs
-        super().update_metrics(metrics, labels, logits)
-
-    def export(self, model, path):
-        """The student's export (`TokenClassificationTask.export`), with where it came from
-        in the metadata (`distillation`)."""
-        return self._export_student(model, path)
