@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "scipy>=1.11,<2",
     "pyyaml>=6.0,<7",
     "safetensors>=0.4,<1",
+    "ml-dtypes>=0.5,<1",  # bfloat16 weights in safetensors files (a TensorFlow dependency too)
     "sentencepiece>=0.2,<0.3",
     "sacrebleu>=2.4,<3",
     "rouge-score>=0.1.2,<0.2",
@@ -29,9 +30,11 @@ INSTALL_REQUIRES = [
 # package cannot be imported beside TensorFlow 2.21 (its TF op library fails to load).
 ANN_REQUIRES = ["faiss-cpu~=1.15.0"]
 
-# Chinese word segmentation for whole-word masking (`apps.pretrain.create_data --whole_word_mask
-# --segmenter=jieba`, bertlab.pretraining.word_segmentation), imported only then.
-ZH_REQUIRES = ["jieba==0.42.1"]
+# jieba: Chinese word segmentation for whole-word masking (`apps.pretrain.create_data
+# --whole_word_mask --segmenter=jieba`, bertlab.pretraining.word_segmentation); OpenCC: the
+# traditional -> simplified character table of `apps.pretrain.release_checkpoint
+# --traditional_aliases`. Each imported only there.
+ZH_REQUIRES = ["jieba==0.42.1", "OpenCC==1.4.2"]
 
 # The LiteRT interpreter (bertlab.export.litert_model: `apps.export_litert`, `apps.serve
 # --prefer_tflite_model`); without it, TensorFlow's deprecated `tf.lite.Interpreter` runs the

@@ -27,6 +27,7 @@ from apps.summarization.config import (APP_NAME, DEFAULT_DATA_DIR, OUTPUT_KEY, R
 from apps.summarization.data import load_examples
 from apps.summarization.metrics import rouge_scores
 from bertlab.config import ConfigError
+from bertlab.pretrained import CHECKPOINT_NAMES
 from bertlab.tasks import seq2seq_cli
 from bertlab.tasks.encoder_config import resolve_init
 from bertlab.tasks.fine_tuning_cli import normalize_argv
@@ -36,8 +37,9 @@ from bertlab.text.wordpiece_codec import WordPieceCodec
 from bertlab.training import flags as training_flags
 
 seq2seq_cli.define_train_flags(APP_NAME, REPO_ROOT)
-flags.DEFINE_string("init", None, "Overrides task.model.init_from_bert: 'minilm', a BERT "
-                    "checkpoint directory (Hugging Face layout) or 'none' (from scratch).")
+flags.DEFINE_string("init", None, "Overrides task.model.init_from_bert: 'minilm', "
+                    "'bertlab-zh-mini', a BERT checkpoint directory (Hugging Face layout) "
+                    "or 'none' (from scratch).")
 flags.adopt_module_key_flags(seq2seq_cli)
 FLAGS = flags.FLAGS
 
@@ -49,7 +51,7 @@ def read_config():
     if FLAGS.init:
         overrides["task.model.init_from_bert"] = (
             None if FLAGS.init == "none" else
-            FLAGS.init if FLAGS.init == "minilm" else os.path.abspath(FLAGS.init))
+            FLAGS.init if FLAGS.init in CHECKPOINT_NAMES else os.path.abspath(FLAGS.init))
     return seq2seq_cli.read_config(SummarizationConfig, REPO_ROOT, overrides)
 
 

@@ -10,6 +10,7 @@ from bertlab.models.bert_token_classifier import BertTokenClassifier
 from bertlab.models.dtype_policy_copy import copy_with_dtype_policy, serving_dtype_policy
 from bertlab.models.sentence_embedder import EMBEDDER_POOLINGS, SentenceEmbedder
 from bertlab.models.seq2seq_transformer import Seq2SeqTransformer
+from bertlab.models.token_aliases import with_token_aliases
 from bertlab.models.transformer_language_model import (LANGUAGE_MODEL_PRESETS,
                                                         TransformerLanguageModel)
 from bertlab.models.language_model_metrics import (Perplexity, bits_per_character,

@@ -12,10 +12,12 @@ import os
 import shutil
 import tempfile
 
+import ml_dtypes
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from bertlab.pretrained import resolve_checkpoint
 from bertlab.text.vocabulary import load_vocabulary, save_vocabulary
 
 
@@ -38,6 +40,7 @@ _CONFIG_KEYS = {
     "layer_norm_epsilon": "layer_norm_eps",
     "initializer_range": "initializer_range",
 }
+_WEIGHT_DTYPES = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16}
 _REQUIRED = ("vocab_size", "num_hidden_layers", "hidden_size", "num_attention_heads",
              "intermediate_size")
 _ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_new": "gelu_approximate",
@@ -205,7 +208,7 @@ def export_hf_weights(encoder):
 
 
 def load_bert_encoder(cls, path, dtype=None, **overrides):
-    path = os.fspath(path)
+    path = resolve_checkpoint(path)
     if not os.path.isdir(path):
         raise CheckpointError(f"Model directory not found: {path}")
     kwargs = read_bert_config(path)
@@ -234,17 +237,25 @@ def load_bert_encoder(cls, path, dtype=None, **overrides):
     return encoder
 
 
-def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True):
+def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True,
+                          weights_dtype="float32"):
     """Writes the encoder's Hugging Face-layout files (`model.safetensors`,
     `config.json`, `tokenizer_config.json`, `vocab.txt` if a vocabulary is given)
-    into the existing `directory`."""
+    into the existing `directory`. `weights_dtype="bfloat16"` halves the weights
+    file (what a checkpoint committed to a repository wants); loading casts back
+    to float32."""
+    if weights_dtype not in _WEIGHT_DTYPES:
+        raise ValueError(f"`weights_dtype` must be one of {sorted(_WEIGHT_DTYPES)}, got "
+                         f"{weights_dtype!r}.")
     if vocabulary is not None:
         vocabulary = load_vocabulary(vocabulary)
         if len(vocabulary) != encoder.vocabulary_size:
             raise CheckpointError(
                 f"The vocabulary has {len(vocabulary)} tokens, the encoder "
                 f"{encoder.vocabulary_size}.")
-    save_file(export_hf_weights(encoder), os.path.join(directory, "model.safetensors"))
+    tensors = {name: value.astype(_WEIGHT_DTYPES[weights_dtype])
+               for name, value in export_hf_weights(encoder).items()}
+    save_file(tensors, os.path.join(directory, "model.safetensors"))
     write_bert_config(encoder, os.path.join(directory, "config.json"), lowercase)
     with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}, f)
@@ -252,7 +263,7 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True):
         save_vocabulary(vocabulary, os.path.join(directory, "vocab.txt"))
 
 
-def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True):
+def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True, weights_dtype="float32"):
     """`write_bert_checkpoint` into `path`, atomically (a temporary sibling renamed
     into place; a previous `path` is replaced)."""
     path = os.path.abspath(os.fspath(path))
@@ -260,7 +271,7 @@ def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
-        write_bert_checkpoint(encoder, tmp, vocabulary, lowercase)
+        write_bert_checkpoint(encoder, tmp, vocabulary, lowercase, weights_dtype)
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
             os.rename(path, os.path.join(old, "previous"))

@@ -249,7 +249,8 @@ class BertEncoder(keras.Model):
 
     @classmethod
     def from_pretrained(cls, path, dtype=None, **overrides):
-        """Loads a pretrained encoder from a Hugging Face-layout directory.
+        """Loads a pretrained encoder from a Hugging Face-layout directory, or a
+        checkpoint name of `bertlab.pretrained` ("bertlab-zh-mini", "minilm").
 
         The directory holds `config.json` (a BERT config) and `model.safetensors`
         (a `BertModel` or `BertForPreTraining` state dict); a `vocab.txt`, when
@@ -258,8 +259,10 @@ class BertEncoder(keras.Model):
         """
         return bert_checkpoint.load_bert_encoder(cls, path, dtype=dtype, **overrides)
 
-    def save_pretrained(self, path, vocabulary=None, lowercase=True):
+    def save_pretrained(self, path, vocabulary=None, lowercase=True, weights_dtype="float32"):
         """Writes the encoder (and optionally its vocabulary) in the layout that
         `from_pretrained` and `BertPreprocessor.from_pretrained` read. Atomic:
-        written to a temporary directory, then renamed into place."""
-        bert_checkpoint.save_bert_encoder(self, path, vocabulary=vocabulary, lowercase=lowercase)
+        written to a temporary directory, then renamed into place.
+        `weights_dtype="bfloat16"` writes bf16 weights (half the size)."""
+        bert_checkpoint.save_bert_encoder(self, path, vocabulary=vocabulary, lowercase=lowercase,
+                                          weights_dtype=weights_dtype)

@@ -7,6 +7,7 @@ import keras
 
 from bertlab.models.bert_checkpoint import CheckpointError
 from bertlab.models.bert_encoder import BertEncoder, as_bert_encoder, token_inputs
+from bertlab.pretrained import resolve_checkpoint
 
 EMBEDDER_POOLINGS = ("mean", "cls")
 
@@ -159,6 +160,7 @@ class SentenceEmbedder(keras.Model):
         normalized for all-MiniLM-L6-v2), else to "mean" and True.
         `overrides` go to the encoder (dropout, for instance).
         """
+        path = resolve_checkpoint(path)
         saved_pooling, saved_normalize = read_sentence_transformers_settings(path)
         if pooling is None:
             pooling = saved_pooling or "mean"

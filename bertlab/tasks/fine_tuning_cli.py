@@ -9,8 +9,8 @@ Flags, on top of `bertlab.training.flags` (`--config`, `--model_dir`,
 `--strategy`, `--mixed_precision`, `--jit_compile`, `--set key=value`):
 - `--data_dir`: overrides `task.data.data_dir` (relative to the working
   directory; the config's own relative `data_dir` is relative to the repo);
-- `--init`: overrides `task.encoder.init` ("minilm", a checkpoint directory,
-  "none");
+- `--init`: overrides `task.encoder.init` ("minilm", "bertlab-zh-mini", a
+  checkpoint directory, "none");
 - `--export_dir`: overrides `export_dir` (base directory of the versioned
   SavedModels).
 `--config` defaults to `configs/<app>/default.yaml`; `--model_dir` defaults to
@@ -32,6 +32,7 @@ from absl import app, flags, logging
 from bertlab.config import ConfigError, load_config
 from bertlab.data import DataError
 from bertlab.models import CheckpointError
+from bertlab.pretrained import CHECKPOINT_NAMES
 from bertlab.tasks.driver import train_and_export
 from bertlab.text import VocabularyError
 from bertlab.training import flags as training_flags
@@ -50,8 +51,9 @@ def define_flags(app_name, repo_root, default_config="default.yaml"):
         default_config=default_config)
     if "init" in FLAGS:  # already defined (a second app module in the same process)
         return
-    flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', a checkpoint "
-                        "directory (Hugging Face BERT layout) or 'none'.")
+    flags.DEFINE_string("init", None, "Overrides task.encoder.init: 'minilm', "
+                        "'bertlab-zh-mini', a checkpoint directory (Hugging Face BERT "
+                        "layout) or 'none'.")
 
 
 # The errors a train script reports as `error: ...` (exit status 1) instead of a traceback.
@@ -85,7 +87,7 @@ def read_config(config_cls, repo_root, overrides=None):
         overrides["task.data.data_dir"] = os.path.abspath(FLAGS.data_dir)
     if FLAGS.init:
         init = FLAGS.init
-        overrides["task.encoder.init"] = init if init in ("minilm", "none") else \
+        overrides["task.encoder.init"] = init if init in (*CHECKPOINT_NAMES, "none") else \
             os.path.abspath(init)
     return resolve_config_paths(load_config(config_cls, FLAGS.config, overrides), repo_root)
 

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertlab.pretrained import resolve_checkpoint
 from bertlab.text.bert_tokenizer import BertTokenizer
 
 
@@ -60,12 +61,13 @@ class BertPreprocessor(keras.layers.Layer):
 
     @classmethod
     def from_pretrained(cls, path, sequence_length=128, **kwargs):
-        """Builds from a model directory holding `vocab.txt`.
+        """Builds from a model directory holding `vocab.txt`, or a checkpoint name
+        of `bertlab.pretrained` ("bertlab-zh-mini", "minilm").
 
         Lower-casing is read from `tokenizer_config.json` (`do_lower_case`) when
         present, else from bertlab's `bertlab_config.json`, else assumed uncased.
         """
-        path = os.fspath(path)
+        path = resolve_checkpoint(path)
         if not os.path.isdir(path):
             raise FileNotFoundError(f"Model directory not found: {path}")
         lowercase = read_lowercase_flag(path)
