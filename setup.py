@@ -79,6 +79,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["bertlab", "bertlab.*", "apps", "apps.*"]),
+    # The committed checkpoints that `bertlab.pretrained` names ("bertlab-zh-mini").
+    package_data={"bertlab.pretrained": ["bertlab-zh-mini/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
 )
