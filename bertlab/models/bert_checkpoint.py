@@ -255,12 +255,21 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True,
                 f"{encoder.vocabulary_size}.")
     tensors = {name: value.astype(_WEIGHT_DTYPES[weights_dtype])
                for name, value in export_hf_weights(encoder).items()}
-    save_file(tensors, os.path.join(directory, "model.safetensors"))
+    weights_path = os.path.join(directory, "model.safetensors")
+    save_file(tensors, weights_path)
+    # safetensors writes a private file (0600): readable as any other file written here.
+    os.chmod(weights_path, 0o666 & ~_umask())
     write_bert_config(encoder, os.path.join(directory, "config.json"), lowercase)
     with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}, f)
     if vocabulary is not None:
         save_vocabulary(vocabulary, os.path.join(directory, "vocab.txt"))
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True, weights_dtype="float32"):
@@ -272,6 +281,7 @@ def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True, weights_dt
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
     try:
         write_bert_checkpoint(encoder, tmp, vocabulary, lowercase, weights_dtype)
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp's is private (0700)
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
             os.rename(path, os.path.join(old, "previous"))

@@ -45,6 +45,10 @@ def test_release_writes_bf16_weights_and_reference_outputs_that_reload(export_di
             "padding_mask": (ref["token_ids"] != 0).astype("int32")})
         diff = np.abs(np.asarray(original["pooled_output"]) - ref["pooled_output"]).max()
         assert 0 < diff < 0.05
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(out).st_mode & 0o777 == 0o777 & ~umask
+    assert os.stat(os.path.join(out, "model.safetensors")).st_mode & 0o777 == 0o666 & ~umask
     facts = json.loads(open(os.path.join(out, RELEASE_FILE), encoding="utf-8").read())
     assert facts["steps"] == 7 and facts["weights_dtype"] == "bfloat16" and "export" not in facts
 
