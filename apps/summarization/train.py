@@ -60,7 +60,8 @@ def build_tokenizer(config, train, model_dir):
     init = config.task.model.init_from_bert
     if init and init != "none":
         bert_dir = resolve_init(init)
-        config.task.model.init_from_bert = bert_dir
+        # A checkpoint name stays a name (the export's metadata says which checkpoint).
+        config.task.model.init_from_bert = init if init in CHECKPOINT_NAMES else bert_dir
         return WordPieceCodec(os.path.join(bert_dir, "vocab.txt"),
                               lowercase=read_lowercase_flag(bert_dir))
     config.task.model.init_from_bert = None

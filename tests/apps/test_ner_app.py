@@ -114,7 +114,7 @@ def test_configs_load(name):
     config = load_config(NerConfig, os.path.join(REPO_ROOT, "configs", "ner", f"{name}.yaml"))
     assert config.trainer.mixed_precision == "mixed_bfloat16"
     assert config.schedule.epochs > 0
-    expected_init = "none" if name == "weibo" else "minilm"
+    expected_init = "bertlab-zh-mini" if name == "weibo" else "minilm"
     assert config.task.encoder.init == expected_init
 
 

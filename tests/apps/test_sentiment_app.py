@@ -93,6 +93,6 @@ def test_configs_load(name):
     assert config.schedule.epochs > 0
     assert config.task.class_names == ["negative", "positive"]
     if name == "chnsenticorp":
-        assert config.task.encoder.init == "none" and config.task.data.holdout_every == 10
+        assert config.task.encoder.init == "bertlab-zh-mini" and config.task.data.holdout_every == 10
     else:
         assert config.task.encoder.init == "minilm"
