@@ -54,6 +54,17 @@ def latest_version_dir(base_dir):
     return os.path.join(base_dir, str(versions[-1])) if versions else None
 
 
+def _readable_temporary_directory(parent):
+    """A new temporary directory in `parent` with the umask's permissions: mkdtemp makes
+    it private (0700), and a server running as another user must be able to read the
+    export it becomes."""
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp
+
+
 def export_new_version(base_dir, write_fn, max_attempts=100):
     """Writes a new version directory with `write_fn`, atomically.
 
@@ -73,13 +84,8 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
     """
     base_dir = os.fspath(base_dir)
     os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=base_dir)
+    tmp = _readable_temporary_directory(base_dir)
     try:
-        # mkdtemp makes the directory private (0700); a server running as
-        # another user must be able to read the version.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
         write_fn(tmp)
         version = 0
         for _ in range(max_attempts):
@@ -120,7 +126,7 @@ def replace_directory(path, write_fn):
                               "it is not replaced. Export elsewhere or remove it.")
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=parent)
+    tmp = _readable_temporary_directory(parent)
     old = None
     try:
         write_fn(tmp)

@@ -9,7 +9,8 @@ import pytest
 
 from bertlab.export import (export_new_version, latest_version_dir, list_versions,
                             read_metadata, resolve_version_dir, write_metadata)
-from bertlab.export.versioned_export import OLD_PREFIX, TEMP_PREFIX, remove_export_leftovers
+from bertlab.export.versioned_export import (OLD_PREFIX, TEMP_PREFIX, remove_export_leftovers,
+                                            replace_directory)
 
 
 def _write_model(path):
@@ -110,3 +111,10 @@ def test_a_replacement_killed_between_its_renames_is_undone(tmp_path):
     os.rename(target, aside / "export")
     assert remove_export_leftovers(tmp_path) == [str(aside)]
     assert (target / "config.json").read_text() == "previous" and not aside.exists()
+
+
+def test_a_replaced_directory_is_readable_by_other_users(tmp_path):
+    path = replace_directory(tmp_path / "export", lambda d: open(os.path.join(d, "f"), "w").close())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o777 & ~umask
