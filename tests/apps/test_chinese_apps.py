@@ -4,6 +4,7 @@ data, with the config's own encoder (no --init: the config names bertlab-zh-mini
 Each Chinese config naming it is checked by `test_chinese_configs_name_bertlab_zh_mini`."""
 
 import json
+import os
 
 import pytest
 
@@ -36,17 +37,22 @@ RUNS = {
 }
 
 
+# Each run is a fresh process with an export (~25 s of CPU): CI's 15 minutes hold one of them.
+# BERTLAB_ALL_CHINESE_APPS=1 runs all six (they pass: 2026-12-07, fce33d8).
+SELECTED = list(RUNS) if os.environ.get("BERTLAB_ALL_CHINESE_APPS") == "1" else ["sentiment"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
     tmp = tmp_path_factory.mktemp("zh")
     results = run_apps([
         (module, [f"--config=configs/{config}.yaml", f"--data_dir={data_dir}",
                   f"--model_dir={tmp}/{name}/run", f"--export_dir={tmp}/{name}/export", *extra])
-        for name, (module, config, extra) in RUNS.items()], expect_ok=False)
-    return tmp, dict(zip(RUNS, results))
+        for name, (module, config, extra) in RUNS.items() if name in SELECTED], expect_ok=False)
+    return tmp, dict(zip(SELECTED, results))
 
 
-@pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.parametrize("name", SELECTED)
 def test_chinese_config_fine_tunes_bertlab_zh_mini_to_an_export(runs, name):
     tmp, results = runs
     result = results[name]
