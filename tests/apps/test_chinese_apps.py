@@ -1,4 +1,4 @@
-"""Every app's Chinese config trains from the committed bertlab-zh-mini, as a user runs it:
+"""The apps' Chinese configs train from the committed bertlab-zh-mini, as a user runs it:
 `python -m apps.<app>.train --config=configs/<app>/<chinese>.yaml` on a few examples of its real
 data, with the config's own encoder (no --init: the config names bertlab-zh-mini), to an export.
 Each Chinese config naming it is checked by `test_chinese_configs_name_bertlab_zh_mini`."""
