@@ -30,8 +30,10 @@ import numpy as np
 from absl import app, flags, logging
 
 from bertlab.models import BertEncoder, CheckpointError, with_token_aliases
-from bertlab.text import BertPreprocessor
+from bertlab.text import BertPreprocessor, VocabularyError
+from bertlab.text.bert_preprocessor import read_lowercase_flag
 from bertlab.text.chinese_script import traditional_aliases
+from bertlab.text.vocabulary import load_vocabulary
 
 REFERENCE_FILE = "reference_outputs.npz"
 RELEASE_FILE = "bertlab_release.json"
@@ -78,8 +80,8 @@ def release(export_dir, output, weights_dtype="bfloat16", card=None, summary_pat
     `output`'s absolute path."""
     output = os.path.abspath(output)
     encoder = BertEncoder.from_pretrained(export_dir)
-    tokenizer = BertPreprocessor.from_pretrained(export_dir).tokenizer
-    vocabulary, lowercase = tokenizer.vocabulary, tokenizer.lowercase
+    vocabulary = load_vocabulary(os.path.join(export_dir, "vocab.txt"))
+    lowercase = read_lowercase_flag(export_dir)
     facts = {"source": os.path.abspath(export_dir), "weights_dtype": weights_dtype,
              "traditional_aliases": 0}
     if add_traditional_aliases:
@@ -119,7 +121,7 @@ def main(argv):
         path = release(FLAGS.export_dir, FLAGS.output, FLAGS.weights_dtype, FLAGS.card, summary,
                        FLAGS.reference_texts, FLAGS.reference_sequence_length,
                        FLAGS.traditional_aliases)
-    except (CheckpointError, ImportError, OSError) as e:
+    except (CheckpointError, VocabularyError, ImportError, OSError) as e:
         sys.exit(f"Error: {e}")
     size = os.path.getsize(os.path.join(path, "model.safetensors"))
     logging.info("Released %s (model.safetensors %.1f MB).", path, size / 1e6)

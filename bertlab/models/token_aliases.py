@@ -20,6 +20,7 @@ import numpy as np
 
 from bertlab.models.bert_checkpoint import (CheckpointError, assign_hf_weights,
                                             export_hf_weights)
+from bertlab.models.bert_encoder import INPUT_NAMES
 
 _TOKEN_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
@@ -58,7 +59,6 @@ def with_token_aliases(encoder, vocabulary, aliases):
     config = encoder.get_config()
     config["vocabulary_size"] = len(vocabulary) + len(new)
     extended = type(encoder).from_config(config)
-    extended({name: np.zeros((1, 2), "int32")
-              for name in ("token_ids", "segment_ids", "padding_mask")})
+    extended({name: np.zeros((1, 2), "int32") for name in INPUT_NAMES})
     assign_hf_weights(extended, tensors, source="aliased encoder")
     return extended, vocabulary + [token for token, _ in new]

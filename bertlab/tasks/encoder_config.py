@@ -24,12 +24,11 @@ import os
 import typing
 
 from bertlab.models.bert_encoder import BERT_PRESETS, BertEncoder
-from bertlab.pretrained import CHECKPOINT_NAMES, resolve_checkpoint
+from bertlab.pretrained import CHECKPOINT_NAMES, MINILM, resolve_checkpoint
 from bertlab.text.bert_preprocessor import read_lowercase_flag
 from bertlab.text.bert_tokenizer import BertTokenizer
 from bertlab.text.vocabulary_learning import learn_vocabulary_from_lines
 
-MINILM = "minilm"
 NO_INIT = "none"
 LEARN_VOCABULARY = "learn"
 
