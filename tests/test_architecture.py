@@ -22,7 +22,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "bertlab"
-TIERS = {"pretrained": -1, "text": 0, "data": 0, "config": 0, "layers": 1, "models": 2, "training": 3,
+TIERS = {"storage": -1, "pretrained": -1, "text": 0, "data": 0, "config": 0, "layers": 1, "models": 2, "training": 3,
          "decoding": 3, "export": 4, "tasks": 5, "pretraining": 5, "serving": 6}
 SAVED_MODEL_WRITERS = ("tf.saved_model.save", "saved_model.save", "ExportArchive", "write_out")
 

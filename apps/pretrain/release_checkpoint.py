@@ -24,12 +24,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 import numpy as np
 from absl import app, flags, logging
 
 from bertlab.models import BertEncoder, CheckpointError, with_token_aliases
+from bertlab.models.bert_checkpoint import write_bert_checkpoint
+from bertlab.storage import replace_directory
 from bertlab.text import BertPreprocessor, VocabularyError
 from bertlab.text.bert_preprocessor import read_lowercase_flag
 from bertlab.text.chinese_script import traditional_aliases
@@ -88,13 +89,9 @@ def release(export_dir, output, weights_dtype="bfloat16", card=None, summary_pat
         aliases = traditional_aliases(vocabulary)
         encoder, vocabulary = with_token_aliases(encoder, vocabulary, aliases)
         facts["traditional_aliases"] = len(aliases)
-    parent = os.path.dirname(output)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
-    try:
-        staged = os.path.join(tmp, "release")
-        encoder.save_pretrained(staged, vocabulary=vocabulary, lowercase=lowercase,
-                                weights_dtype=weights_dtype)
+
+    def write(staged):
+        write_bert_checkpoint(encoder, staged, vocabulary, lowercase, weights_dtype)
         np.savez(os.path.join(staged, REFERENCE_FILE),
                  **reference_outputs(staged, list(texts), sequence_length))
         facts.update(_release_facts(summary_path))
@@ -102,11 +99,8 @@ def release(export_dir, output, weights_dtype="bfloat16", card=None, summary_pat
             json.dump(facts, f, indent=2, ensure_ascii=False)
         if card:
             shutil.copyfile(card, os.path.join(staged, "README.md"))
-        if os.path.exists(output):
-            os.rename(output, os.path.join(tmp, "previous"))
-        os.rename(staged, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    replace_directory(output, write, replaceable=("model.safetensors",))
     return output
 
 

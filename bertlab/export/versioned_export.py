@@ -12,7 +12,7 @@ A kill before the rename leaves the temporary directory: its name carries the
 writer's process and host (`.tmp-export-<pid>@<host>@...`), so that
 `remove_export_leftovers`, run when the next job starts, removes only those
 whose writer is gone and never a concurrent exporter's (see
-`bertlab.training.leftovers`).
+`bertlab.storage.leftovers`).
 
 Example:
 >>> version, path = export_new_version("saved_models/sentiment", write_fn)
@@ -25,18 +25,15 @@ import json
 import os
 import re
 import shutil
-import tempfile
 
 from absl import logging
 
-from bertlab.training.leftovers import (DEFAULT_MAX_AGE_SECONDS, stale_leftovers,
-                                        temporary_prefix, writer_of)
+from bertlab import storage
+from bertlab.storage import OLD_PREFIX, TEMP_PREFIX
+from bertlab.storage.leftovers import DEFAULT_MAX_AGE_SECONDS, stale_leftovers, writer_of
 
-TEMP_PREFIX = ".tmp-export-"
 METADATA_DIR = "assets.extra"
 METADATA_FILE = "bertlab_export.json"
-# Where `replace_directory` moves the previous content aside: `<OLD_PREFIX><tag>/<name>`.
-OLD_PREFIX = TEMP_PREFIX + "old-"
 _VERSION = re.compile(r"^[0-9]+$")
 
 
@@ -52,17 +49,6 @@ def latest_version_dir(base_dir):
     """The path of the highest version in `base_dir`, or None."""
     versions = list_versions(base_dir)
     return os.path.join(base_dir, str(versions[-1])) if versions else None
-
-
-def _readable_temporary_directory(parent):
-    """A new temporary directory in `parent` with the umask's permissions: mkdtemp makes
-    it private (0700), and a server running as another user must be able to read the
-    export it becomes."""
-    tmp = tempfile.mkdtemp(prefix=temporary_prefix(TEMP_PREFIX), dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    return tmp
 
 
 def export_new_version(base_dir, write_fn, max_attempts=100):
@@ -84,7 +70,7 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
     """
     base_dir = os.fspath(base_dir)
     os.makedirs(base_dir, exist_ok=True)
-    tmp = _readable_temporary_directory(base_dir)
+    tmp = storage.readable_temporary_directory(base_dir)
     try:
         write_fn(tmp)
         version = 0
@@ -109,44 +95,18 @@ def export_new_version(base_dir, write_fn, max_attempts=100):
 
 
 def replace_directory(path, write_fn):
-    """Writes `path` with `write_fn`, atomically: into a temporary sibling, which
-    then replaces `path` (a previous `path` is moved aside first and removed
-    after). A failure leaves the previous content in place. Returns `path`.
+    """Writes the export `path` with `write_fn`, atomically
+    (`bertlab.storage.replace_directory`): a failure leaves the previous content in
+    place. Returns `path`.
 
     Raises:
       FileExistsError: `path` is a non-empty directory that is not an export
         (no `assets.extra/bertlab_export.json`, no `model.safetensors` of an
         earlier encoder export): it is not replaced.
     """
-    path = os.path.abspath(os.fspath(path))
-    markers = (os.path.join(METADATA_DIR, METADATA_FILE), "model.safetensors")
-    if (os.path.isdir(path) and os.listdir(path)
-            and not any(os.path.isfile(os.path.join(path, m)) for m in markers)):
-        raise FileExistsError(f"{path} is a non-empty directory that is not a bertlab export; "
-                              "it is not replaced. Export elsewhere or remove it.")
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = _readable_temporary_directory(parent)
-    old = None
-    try:
-        write_fn(tmp)
-        if os.path.exists(path):
-            # Kept under the replaced directory's own name, so that a kill before
-            # the next rename can be undone (`remove_export_leftovers`).
-            old = tempfile.mkdtemp(prefix=temporary_prefix(OLD_PREFIX), dir=parent)
-            os.rename(path, os.path.join(old, os.path.basename(path)))
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            if old is not None:  # put the previous content back
-                os.rename(os.path.join(old, os.path.basename(path)), path)
-            raise
-        return path
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    return storage.replace_directory(
+        path, write_fn, replaceable=(os.path.join(METADATA_DIR, METADATA_FILE),
+                                     "model.safetensors"))
 
 
 def _recover_or_remove_old(old_dir):
@@ -167,7 +127,7 @@ def remove_export_leftovers(directory, max_age_seconds=DEFAULT_MAX_AGE_SECONDS):
     """Cleans `directory` (a versions base directory, or the parent of a replaced
     export) of the `.tmp-export-*` directories that killed exporters left.
 
-    Only stale ones (`bertlab.training.leftovers.is_stale`): a concurrent
+    Only stale ones (`bertlab.storage.leftovers.is_stale`): a concurrent
     exporter's are kept. The previous content of a replaced export that a kill
     left moved aside (between the two renames of `replace_directory`) is put
     back where it was; untagged `.tmp-export-old-*` directories of older

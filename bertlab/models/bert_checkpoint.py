@@ -9,8 +9,6 @@ pretraining exports and public BERT checkpoints are interchangeable.
 
 import json
 import os
-import shutil
-import tempfile
 
 import ml_dtypes
 import numpy as np
@@ -18,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from bertlab.pretrained import resolve_checkpoint
+from bertlab.storage import make_readable, replace_directory
 from bertlab.text.vocabulary import load_vocabulary, save_vocabulary
 
 
@@ -257,8 +256,7 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True,
                for name, value in export_hf_weights(encoder).items()}
     weights_path = os.path.join(directory, "model.safetensors")
     save_file(tensors, weights_path)
-    # safetensors writes a private file (0600): readable as any other file written here.
-    os.chmod(weights_path, 0o666 & ~_umask())
+    make_readable(weights_path)   # safetensors writes a private file (0600)
     write_bert_config(encoder, os.path.join(directory, "config.json"), lowercase)
     with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}, f)
@@ -266,29 +264,12 @@ def write_bert_checkpoint(encoder, directory, vocabulary=None, lowercase=True,
         save_vocabulary(vocabulary, os.path.join(directory, "vocab.txt"))
 
 
-def _umask():
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
 def save_bert_encoder(encoder, path, vocabulary=None, lowercase=True, weights_dtype="float32"):
-    """`write_bert_checkpoint` into `path`, atomically (a temporary sibling renamed
-    into place; a previous `path` is replaced)."""
-    path = os.path.abspath(os.fspath(path))
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        write_bert_checkpoint(encoder, tmp, vocabulary, lowercase, weights_dtype)
-        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp's is private (0700)
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
-            os.rename(path, os.path.join(old, "previous"))
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """`write_bert_checkpoint` into the directory `path`, atomically
+    (`bertlab.storage.replace_directory`): a previous checkpoint there is replaced, a
+    non-empty directory that is not one (no `model.safetensors`) is refused with a
+    `FileExistsError`. Returns `path`, absolute."""
+    return replace_directory(
+        path, lambda tmp: write_bert_checkpoint(encoder, tmp, vocabulary, lowercase,
+                                                weights_dtype),
+        replaceable=("model.safetensors",))

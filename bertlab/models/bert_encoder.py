@@ -262,7 +262,8 @@ class BertEncoder(keras.Model):
     def save_pretrained(self, path, vocabulary=None, lowercase=True, weights_dtype="float32"):
         """Writes the encoder (and optionally its vocabulary) in the layout that
         `from_pretrained` and `BertPreprocessor.from_pretrained` read. Atomic:
-        written to a temporary directory, then renamed into place.
+        written to a temporary directory, then renamed into place; a non-empty
+        `path` that is not a checkpoint is refused (`FileExistsError`).
         `weights_dtype="bfloat16"` writes bf16 weights (half the size)."""
         bert_checkpoint.save_bert_encoder(self, path, vocabulary=vocabulary, lowercase=lowercase,
                                           weights_dtype=weights_dtype)

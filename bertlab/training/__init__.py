@@ -13,7 +13,8 @@
 - `run_experiment` (runner.py) and the shared absl flags (flags.py) for app scripts.
 - Restarts: SIGTERM saves a checkpoint and exits with status 143 (preemption.py);
   a resume checks its settings against `run_config.json` (run_config.py); what
-  killed saves left is removed at start, only if its writer is gone (leftovers.py).
+  killed saves left is removed at start, only if its writer is gone
+  (`bertlab.storage.leftovers`).
 The driver that sequences training, selection and export is
 `bertlab.tasks.driver` (it calls `bertlab.export`, one level up).
 """

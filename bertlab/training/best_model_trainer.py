@@ -16,7 +16,7 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
-from bertlab.training.leftovers import remove_stale, temporary_prefix
+from bertlab.storage.leftovers import remove_stale, temporary_prefix
 from bertlab.training.summary import write_json_atomic
 from bertlab.training.trainer import Trainer
 
@@ -40,7 +40,7 @@ class BestModelTrainer(Trainer):
     (a new directory renamed into place, so a kill never leaves a partial
     one) with `best.json` (`step` and the evaluation). A resumed run reads the
     best so far from there; it first removes the `best.tmp-*` directories a
-    killed save left (only stale ones: `bertlab.training.leftovers`).
+    killed save left (only stale ones: `bertlab.storage.leftovers`).
     """
 
     def __init__(self, task, config, optimizer_config, model_dir, strategy=None,

@@ -55,11 +55,20 @@ def test_release_writes_bf16_weights_and_reference_outputs_that_reload(export_di
 
 def test_release_replaces_a_previous_release_and_leaves_nothing_aside(export_dir, tmp_path):
     target = tmp_path / "release"
-    target.mkdir()
+    release(export_dir, target, texts=["the"], sequence_length=4)
     (target / "stale.txt").write_text("old")
     release(export_dir, target, texts=["the"], sequence_length=4)
     assert not (target / "stale.txt").exists() and (target / "vocab.txt").exists()
     assert sorted(os.listdir(tmp_path)) == ["release", "run"]
+
+
+def test_a_directory_that_is_not_a_release_is_not_replaced(export_dir, tmp_path):
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("kept")
+    with pytest.raises(FileExistsError, match="not an earlier output"):
+        release(export_dir, target, texts=["the"], sequence_length=4)
+    assert os.listdir(target) == ["notes.txt"]
 
 
 def test_a_missing_export_is_an_error_and_keeps_the_previous_release(tmp_path):

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from bertlab.training.leftovers import (is_stale, remove_stale, temporary_prefix,
+from bertlab.storage.leftovers import (is_stale, remove_stale, temporary_prefix,
                                         writer_of)
 
 
