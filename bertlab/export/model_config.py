@@ -32,6 +32,8 @@ import fcntl
 import os
 import re
 
+from bertlab.storage import atomic_file
+
 MODELS_CONFIG_FILE = "models.config"
 LOCK_SUFFIX = ".lock"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -132,10 +134,8 @@ def write_models_config(model_base_path, serving_base_path=None):
     _existing_base_path(model_base_path)  # a clear error before the lock file is opened
     with _exclusive_lock(path + LOCK_SUFFIX):
         models = discover_models(model_base_path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(models_config_text(models, serving_base_path))
-        os.replace(tmp, path)
     return path, models
 
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from bertlab.export.custom_ops import read_saved_model_proto
+from bertlab.storage import atomic_file
 
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -114,13 +115,11 @@ def write_warmup_requests(export_dir, signature_name, examples, model_name=None)
         raise ValueError(f"TF Serving reads at most {MAX_WARMUP_RECORDS} warm-up requests; "
                          f"{len(existing) + len(logs)} were given.")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with tf.io.TFRecordWriter(tmp) as writer:
+    with atomic_file(path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
         for record in existing:
             writer.write(record)
         for log in logs:
             writer.write(log.SerializeToString())
-    os.replace(tmp, path)
     return path
 
 

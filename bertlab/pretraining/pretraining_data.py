@@ -66,6 +66,7 @@ from bertlab.pretraining import corpus
 from bertlab.pretraining import word_segmentation
 from bertlab.pretraining.instances import (InstanceVocabulary, create_instances_from_document,
                                            mark_word_continuations)
+from bertlab.storage import atomic_file
 from bertlab.text.bert_tokenizer import BertTokenizer
 from bertlab.text.offset_tokenization import tokenize_with_offsets
 from bertlab.text.vocabulary import load_vocabulary
@@ -253,11 +254,9 @@ class _Stats:
 
 
 def _write_json_atomic(data, path):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def create_pretraining_data(input_patterns, vocab_file, output_prefix, config=None,

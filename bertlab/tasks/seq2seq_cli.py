@@ -33,6 +33,7 @@ from bertlab.config import ConfigError, load_config
 from bertlab.data.readers import DataError
 from bertlab.decoding import with_export_overrides
 from bertlab.export import ExportedModel, read_texts
+from bertlab.storage import atomic_file
 from bertlab.tasks.driver import train_and_export
 from bertlab.tasks.fine_tuning_cli import run_main  # noqa: F401  (seq2seq_cli.run_main)
 from bertlab.tasks.seq2seq import GenerationSetup, Seq2SeqTask
@@ -164,10 +165,8 @@ def generate(model, sources, batch_size, output_key):
 def write_lines(path, texts):
     """Writes `texts` one per line (newlines inside a text become spaces), to a
     temporary name first, then renamed."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.writelines(t.replace("\n", " ") + "\n" for t in texts)
-    os.replace(tmp, path)
 
 
 def print_generations(model_dir, args, batch_size, output_key, as_json):

@@ -25,6 +25,7 @@ import tqdm
 from absl import logging
 
 from bertlab.export.versioned_export import read_metadata
+from bertlab.storage import atomic_file
 
 # Log-probabilities below this are clipped (a float32 softmax can underflow to 0).
 MIN_PROBABILITY = 1e-30
@@ -100,7 +101,6 @@ def teacher_logits(teacher_dir, texts, pairs=None, cache_dir=None, batch_size=12
                  teacher_dir)
     if path:
         os.makedirs(cache_dir, exist_ok=True)
-        temporary = f"{path}.tmp-{os.getpid()}.npy"
-        np.save(temporary, logits)
-        os.replace(temporary, path)
+        with atomic_file(path) as temporary:
+            np.save(temporary, logits)
     return logits

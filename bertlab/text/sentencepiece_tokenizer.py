@@ -16,13 +16,13 @@ import dataclasses
 import io
 import itertools
 import os
-import tempfile
 
 import keras
 import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertlab.storage import atomic_file
 from bertlab.text.special_token_ids import without_special_tokens
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -111,15 +111,8 @@ def save_sentencepiece_model(proto, path):
     """Writes a model proto to `path` atomically (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".spm-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(proto)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        f.write(proto)
 
 
 def load_sentencepiece_model(path_or_proto):

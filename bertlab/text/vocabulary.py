@@ -2,6 +2,8 @@
 
 import os
 
+from bertlab.storage import atomic_file
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -57,8 +59,6 @@ def load_vocabulary(path_or_tokens, required_tokens=("[PAD]", "[UNK]", "[CLS]", 
 
 def save_vocabulary(tokens, path):
     """Writes `tokens` one per line, atomically (a temporary file, then a rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for token in tokens:
             f.write(token + "\n")
-    os.replace(tmp, path)

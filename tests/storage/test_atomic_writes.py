@@ -68,3 +68,24 @@ def test_what_is_written_gets_the_umask_permissions(tmp_path):
         assert stat.S_IMODE(os.stat(target).st_mode) == 0o755
     finally:
         os.umask(old)
+
+
+def test_atomic_file_replaces_the_file_or_leaves_it(tmp_path):
+    import numpy as np
+
+    from bertlab.storage import atomic_file
+
+    target = tmp_path / "summary.json"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        with atomic_file(target) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write("half")
+            raise ValueError("interrupted")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["summary.json"]
+    with atomic_file(target) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write("new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["summary.json"]
+    with atomic_file(tmp_path / "logits.npy") as tmp:   # np.save keeps a .npy name as it is
+        np.save(tmp, np.arange(3))
+    assert np.load(tmp_path / "logits.npy").tolist() == [0, 1, 2]
+    assert sorted(os.listdir(tmp_path)) == ["logits.npy", "summary.json"]

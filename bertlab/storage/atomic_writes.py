@@ -1,4 +1,4 @@
-"""Directories that appear complete or not at all, readable by the other users the umask allows.
+"""Directories and files that appear complete or not at all, readable as the umask allows.
 
 Every writer of a directory that something else reads (an export a server loads, a
 checkpoint an app fine-tunes from, a release) writes into a temporary sibling and
@@ -17,9 +17,11 @@ Example:
 '/abs/exports/encoder'
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
 
 from bertlab.storage.leftovers import temporary_prefix
 
@@ -96,3 +98,27 @@ def replace_directory(path, write_fn, replaceable=()):
             shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yields a temporary path beside the file `path` to write; it is renamed onto
+    `path` when the block ends without an error and removed otherwise, so `path`
+    holds the old content or the new, never a part. The temporary name keeps the
+    extension (`np.save` appends `.npy` to a path without it). Files created under it
+    with `open` get the umask's permissions.
+
+    Example:
+    >>> with atomic_file("run/summary.json") as tmp:
+    ...     with open(tmp, "w") as f:
+    ...         json.dump(summary, f)
+    """
+    path = os.fspath(path)
+    root, extension = os.path.splitext(path)
+    tmp = f"{root}.tmp-{os.getpid()}-{threading.get_ident()}{extension}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
