@@ -50,9 +50,10 @@ import time
 
 import numpy as np
 
+from child_process import spawn_child
 from inference_harness import (REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, add_timing_arguments,
                                measure, minilm_dir, module_available, run_saved_model, selected,
-                               spawn_child, sst2_examples)
+                               sst2_examples)
 
 ROWS = ("bertlab_fp32", "bertlab_bf16", "litert_fp32", "litert_dynamic", "litert_int8",
         "ort_fp32", "ort_int8", "torch_fp32", "torch_int8")

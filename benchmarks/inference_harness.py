@@ -8,9 +8,7 @@ sentences, each runtime in a fresh process whose last stdout line is its JSON
 result.
 """
 
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -94,18 +92,6 @@ def run_saved_model(path, sentences, iterations, passes, threads):
     result["loaded_modules"] = sorted({m.split(".")[0] for m in sys.modules
                                        if m.split(".")[0] in ("bertlab", "keras_hub", "keras")})
     return result
-
-
-def spawn_child(script, arguments):
-    """Runs `python script --child=... arguments` in a fresh process (TensorFlow's C++
-    logging quiet); its last stdout line, parsed as JSON, or `{"error": last stderr line}`."""
-    command = [sys.executable, os.path.abspath(script), *arguments]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
-        return {"error": lines[-1] if lines else f"exit {result.returncode}"}
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def module_available(*names):

@@ -33,7 +33,6 @@ Not a test: run it on a quiet machine (it takes about 3 x the budget plus a few 
 """
 
 import argparse
-import json
 import math
 import os
 import subprocess
@@ -44,6 +43,8 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
+
+from benchmarks.child_process import report_result, spawn_child  # noqa: E402
 
 from benchmarks.lm_training_speed import PRESETS, cpu_model  # noqa: E402
 
@@ -284,9 +285,8 @@ def child(args):
     steps = max(PROBE_STEPS, int(args.budget_minutes * 60 * PROBE_STEPS / seconds))
     seconds, logits_fn = RUN[args.child](args, data, steps)
     bpc, perplexity = validation_bits_per_character(logits_fn, validation)
-    print("RESULT " + json.dumps({"steps": steps, "seconds": seconds, "bits_per_character": bpc,
-                                  "perplexity": perplexity,
-                                  "tokens": steps * args.batch * SEQUENCE}))
+    report_result({"steps": steps, "seconds": seconds, "bits_per_character": bpc,
+                   "perplexity": perplexity, "tokens": steps * args.batch * SEQUENCE})
 
 
 def main():
@@ -326,15 +326,14 @@ def main():
               f"{args.batch}, budget {args.budget_minutes:g} min each", flush=True)
         results = {}
         for runner in wanted:
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", runner, "--data",
-                   directory, *[f"--{k}={getattr(args, k)}" for k in (
-                       "budget_minutes", "preset", "batch", "learning_rate", "seed", "threads")]]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-            if line is None:
-                print(f"  {runner}: failed: {proc.stderr.strip()[-1500:]}")
+            result = spawn_child(__file__, [
+                "--child", runner, "--data", directory, *[f"--{k}={getattr(args, k)}" for k in (
+                    "budget_minutes", "preset", "batch", "learning_rate", "seed", "threads")]],
+                env={"OMP_NUM_THREADS": str(args.threads)})
+            if "error" in result:
+                print(f"  {runner}: failed: {result['error']}")
                 continue
-            result = results[runner] = json.loads(line[len("RESULT "):])
+            results[runner] = result
             print(f"  {runner:10s} {result['bits_per_character']:.4f} bits/char  perplexity "
                   f"{result['perplexity']:.1f}  {result['steps']} steps "
                   f"({result['tokens'] / 1e6:.1f}M tokens) in {result['seconds'] / 60:.1f} min",

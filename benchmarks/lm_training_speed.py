@@ -42,9 +42,7 @@ Not a test: run it on a quiet machine.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +50,8 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
+
+from benchmarks.child_process import report_result, spawn_child  # noqa: E402
 
 # Copied from bertlab.models.transformer_language_model (importing it would
 # start TensorFlow in the driver and in the PyTorch children).
@@ -246,19 +246,14 @@ RUNNERS = {"bertlab": run_bertlab, "keras_hub": run_keras_hub, "torch": run_torc
 # ------------------------------------------------------------------------- driver
 
 def run_one(name, args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS=str(args.threads),
-               PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--preset", args.preset,
-           "--batch", str(args.batch), "--sequence", str(args.sequence),
-           "--vocabulary", str(args.vocabulary), "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--threads", str(args.threads)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])["tokens_per_second"]
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    print(f"  {name}: failed: {' | '.join(tail)}")
-    return None
+    result = spawn_child(__file__, [
+        "--child", name, "--preset", args.preset, "--batch", str(args.batch),
+        "--sequence", str(args.sequence), "--vocabulary", str(args.vocabulary),
+        "--steps", str(args.steps), "--warmup", str(args.warmup),
+        "--threads", str(args.threads)], env={"OMP_NUM_THREADS": str(args.threads)})
+    if "error" in result:
+        print(f"  {name}: failed: {result['error']}")
+    return result.get("tokens_per_second")
 
 
 def main():
@@ -286,7 +281,7 @@ def main():
         _, runner, mixed_precision, jit = next(c for c in CONFIGS if c[0] == args.child)
         seconds = RUNNERS[runner](mixed_precision, jit, args)
         rate = args.steps * args.batch * args.sequence / seconds
-        print("RESULT " + json.dumps({"tokens_per_second": rate}))
+        report_result({"tokens_per_second": rate})
         return
 
     wanted = {name.strip() for name in args.only.split(",")}

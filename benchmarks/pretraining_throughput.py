@@ -17,12 +17,11 @@ Not a test: run it on a quiet machine.
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
+
+from child_process import report_result, spawn_child
 
 LAYERS, HIDDEN, HEADS, INTERMEDIATE = 4, 256, 4, 1024
 VOCAB, SEQ, BATCH, PREDICTIONS = 30522, 128, 32, 20
@@ -203,17 +202,10 @@ RUNNERS = {"bertlab": run_bertlab, "keras_hub": run_keras_hub, "torch": run_torc
 # ------------------------------------------------------------------------- driver
 
 def run_one(name, steps):
-    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, __file__, "--child", name, "--steps", str(steps)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])["sequences_per_second"]
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    print(f"  {name}: failed: {' | '.join(tail)}")
-    return None
+    result = spawn_child(__file__, ["--child", name, "--steps", str(steps)])
+    if "error" in result:
+        print(f"  {name}: failed: {result['error']}")
+    return result.get("sequences_per_second")
 
 
 def main():
@@ -229,7 +221,7 @@ def main():
     if args.child:
         _, runner, mixed_precision, jit = next(c for c in CONFIGS if c[0] == args.child)
         rate = RUNNERS[runner](mixed_precision, jit, args.steps)
-        print("RESULT " + json.dumps({"sequences_per_second": rate}))
+        report_result({"sequences_per_second": rate})
         return
 
     wanted = {name.strip() for name in args.only.split(",")}

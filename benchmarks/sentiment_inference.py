@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 
+from child_process import spawn_child
 from inference_harness import (REPO_ROOT, SENTENCE, SEQUENCE_LENGTH, add_timing_arguments,
                                measure, minilm_dir, module_available, run_saved_model, selected,
-                               spawn_child, sst2_sentences)
+                               sst2_sentences)
 
 PEERS = ("bertlab_bf16", "bertlab_fp32", "keras_hub", "torch")
 

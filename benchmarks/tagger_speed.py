@@ -17,7 +17,8 @@ import json
 import os
 import sys
 
-from inference_harness import DEFAULT_DATA_DIR, measure, spawn_child
+from child_process import spawn_child
+from inference_harness import DEFAULT_DATA_DIR, measure
 
 SENTENCES = 640
 
