@@ -51,7 +51,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from benchmarks.child_process import report_result, spawn_child  # noqa: E402
+from benchmarks.child_process import (print_ratios, report_result,  # noqa: E402
+                                      run_configurations, spawn_child)
 
 # Copied from bertlab.models.transformer_language_model (importing it would
 # start TensorFlow in the driver and in the PyTorch children).
@@ -298,30 +299,9 @@ def main():
           f"({args.batch * args.sequence} tokens/step), dropout {DROPOUT}, AdamW; "
           f"{flops / 1e6:.1f} MFLOP per training token; {args.warmup} warm-up + "
           f"{args.steps} timed steps", flush=True)
-    results = {}
-    for name, runner, _, _ in CONFIGS:
-        if runner not in wanted and name not in wanted:
-            continue
-        rates = [r for r in (run_one(name, args) for _ in range(args.repeats)) if r is not None]
-        if rates:
-            rate = results[name] = max(rates)
-            each = ", ".join(f"{r:.0f}" for r in rates)
-            print(f"  {name:24s} {rate:8.0f} tokens/s  {rate * flops / 1e9:6.0f} GFLOP/s"
-                  f"  (runs: {each})", flush=True)
-    ours = {k: v for k, v in results.items() if k.startswith("bertlab")}
-    peers = {k: v for k, v in results.items() if not k.startswith("bertlab")}
-    if ours and peers:
-        best_ours = max(ours, key=ours.get)
-        best_peer = max(peers, key=peers.get)
-        print(f"\nbest bertlab: {best_ours} {ours[best_ours]:.0f} tokens/s; best peer: "
-              f"{best_peer} {peers[best_peer]:.0f} tokens/s; ratio "
-              f"{ours[best_ours] / peers[best_peer]:.2f}x")
-        for label in ("keras-hub", "torch"):
-            mine = {k: v for k, v in peers.items() if k.startswith(label)}
-            if mine:
-                best = max(mine, key=mine.get)
-                print(f"  vs {label} best ({best}): {ours[best_ours] / mine[best]:.2f}x")
-
+    results = run_configurations(CONFIGS, wanted, args.repeats, lambda name: run_one(name, args),
+                                 "tokens", lambda runner: flops, digits=0)
+    print_ratios(results, "tokens", digits=0)
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 
-from child_process import report_result, spawn_child
+from child_process import print_ratios, report_result, run_configurations, spawn_child
 
 LAYERS, HIDDEN, HEADS, INTERMEDIATE = 4, 256, 4, 1024
 VOCAB, SEQ, BATCH, PREDICTIONS = 30522, 128, 32, 20
@@ -229,35 +229,15 @@ def main():
     if unknown:
         parser.error(f"--only: unknown {sorted(unknown)}; runners: {sorted(RUNNERS)}, "
                      f"configurations: {[c[0] for c in CONFIGS]}")
-    results = {}
     print(f"model: {LAYERS} layers, hidden {HIDDEN}, seq {SEQ}, batch {BATCH}; "
           f"{train_flops_per_sequence() / 1e9:.2f} GFLOP per training sequence "
           f"(bertlab executes {executed_flops_per_sequence('bertlab') / 1e9:.2f}: its last layer "
           f"runs at the {1 + PREDICTIONS} positions the heads read); GFLOP/s below are executed "
           f"matmul work; {args.steps} timed steps")
-    for name, runner, _, _ in CONFIGS:
-        if runner not in wanted and name not in wanted:
-            continue
-        rates = [r for r in (run_one(name, args.steps) for _ in range(args.repeats))
-                 if r is not None]
-        if rates:
-            rate = results[name] = max(rates)
-            each = ", ".join(f"{r:.1f}" for r in rates)
-            flops = executed_flops_per_sequence(runner)
-            print(f"  {name:24s} {rate:7.1f} sequences/s  {rate * flops / 1e9:7.0f} GFLOP/s"
-                  f"  (runs: {each})", flush=True)
-    ours = {k: v for k, v in results.items() if k.startswith("bertlab")}
-    peers = {k: v for k, v in results.items() if not k.startswith("bertlab")}
-    if ours and peers:
-        best_ours = max(ours, key=ours.get)
-        best_peer = max(peers, key=peers.get)
-        print(f"\nbest bertlab: {best_ours} {ours[best_ours]:.1f}/s; best peer: {best_peer} "
-              f"{peers[best_peer]:.1f}/s; ratio {ours[best_ours] / peers[best_peer]:.2f}x")
-        for runner in ("keras-hub", "torch"):
-            mine = {k: v for k, v in peers.items() if k.startswith(runner)}
-            if mine:
-                best = max(mine, key=mine.get)
-                print(f"  vs {runner} best ({best}): {ours[best_ours] / mine[best]:.2f}x")
+    results = run_configurations(CONFIGS, wanted, args.repeats,
+                                 lambda name: run_one(name, args.steps), "sequences",
+                                 executed_flops_per_sequence)
+    print_ratios(results, "sequences")
 
 
 if __name__ == "__main__":
