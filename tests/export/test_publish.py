@@ -77,6 +77,6 @@ def test_a_fixed_directory_is_replaced_whole(tmp_path):
 def test_a_directory_that_is_not_an_export_is_not_replaced(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "ckpt-1.index").write_text("a checkpoint")
-    with pytest.raises(FileExistsError, match="not a bertlab export"):
+    with pytest.raises(FileExistsError, match="not an earlier output"):
         publish(tmp_path / "run", lambda d: {}, versioned=False)
     assert (tmp_path / "run" / "ckpt-1.index").read_text() == "a checkpoint"
