@@ -226,15 +226,19 @@ def test_distillation_configs_load(module, name, config_class):
 
 
 def test_distill_scripts_default_to_their_configs():
-    """`--config` of each distill script defaults to a config file that exists."""
-    import subprocess
-    import sys
+    """`--config` of each distill script defaults to a config file that exists (the path
+    `define_app_flags` gives `--config`, on flags of their own)."""
+    import importlib
+
+    from absl import flags
+
+    from bertlab.training.flags import define_app_flags
 
     for module, name in (("apps.classify.distill", "classify/distill_sst2.yaml"),
                          ("apps.ner.distill", "ner/distill_conll.yaml")):
-        code = (f"import sys; sys.argv=['x']; import {module} as m; from absl import flags; "
-                f"m.distillation_cli.define_flags(*m.DEFAULT_CONFIG); flags.FLAGS(['x']); "
-                f"print(flags.FLAGS.config)")
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        assert out == os.path.join(REPO_ROOT, "configs", name) and os.path.isfile(out)
+        config_dir, repo_root, default_config = importlib.import_module(module).DEFAULT_CONFIG
+        flag_values = flags.FlagValues()
+        define_app_flags(config_dir, repo_root, "data", flag_values=flag_values,
+                         default_config=default_config)
+        default = flag_values["config"].default
+        assert default == os.path.join(REPO_ROOT, "configs", name) and os.path.isfile(default)
