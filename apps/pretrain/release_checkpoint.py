@@ -72,7 +72,9 @@ def _release_facts(summary_path):
         return {}
     with open(summary_path, encoding="utf-8") as f:
         summary = json.load(f)
-    return {k: v for k, v in summary.items() if k not in ("export", "export_fingerprint")}
+    # the run summary without the paths of the machine that trained it
+    return {k: v for k, v in summary.items()
+            if k not in ("export", "export_fingerprint", "latest_checkpoint")}
 
 
 def release(export_dir, output, weights_dtype="bfloat16", card=None, summary_path=None,
@@ -83,7 +85,7 @@ def release(export_dir, output, weights_dtype="bfloat16", card=None, summary_pat
     encoder = BertEncoder.from_pretrained(export_dir)
     vocabulary = load_vocabulary(os.path.join(export_dir, "vocab.txt"))
     lowercase = read_lowercase_flag(export_dir)
-    facts = {"source": os.path.abspath(export_dir), "weights_dtype": weights_dtype,
+    facts = {"source": os.fspath(export_dir), "weights_dtype": weights_dtype,
              "traditional_aliases": 0}
     if add_traditional_aliases:
         aliases = traditional_aliases(vocabulary)

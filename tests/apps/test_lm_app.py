@@ -49,12 +49,10 @@ def test_training_validates_on_the_held_out_book_and_exports(trained):
 
 def test_evaluate_and_generate_use_the_export(trained):
     _, _, export_dir, printed = trained
-    evaluate, greedy, again, piped = run_apps([
+    evaluate, greedy, piped = run_apps([
         ("apps.lm.evaluate", [f"--model_dir={export_dir}"]),
         ("apps.lm.generate", [f"--model_dir={export_dir}", "--method=greedy", "--json",
-                              "It was a dark", ""]),
-        ("apps.lm.generate", [f"--model_dir={export_dir}", "--method=greedy", "--json",
-                              "It was a dark", ""]),
+                              "It was a dark", "", "It was a dark"]),
         ("apps.lm.generate", [f"--model_dir={export_dir}", "--seed=3", "--top_k=5",
                               "--max_new_tokens=4"], "First line\nSecond line\n"),
     ])
@@ -64,8 +62,8 @@ def test_evaluate_and_generate_use_the_export(trained):
     assert report["total"]["bits_per_character"] == pytest.approx(
         printed["validation"]["bits_per_character"], rel=1e-3)
     lines = [json.loads(line) for line in greedy.stdout.strip().splitlines()]
-    assert [line["prompt"] for line in lines] == ["It was a dark", ""]
-    assert greedy.stdout == again.stdout
+    assert [line["prompt"] for line in lines] == ["It was a dark", "", "It was a dark"]
+    assert lines[0] == lines[2]   # greedy: the same prompt, the same completion in any row
     assert piped.returncode == 0 and piped.stdout.count("\n") >= 2
 
 
