@@ -11,6 +11,8 @@ embedder) and text (on one line, cut at `--max_chars`). Without `--k` the
 index's own `k` is used (its `serving_default`); with it, the `search`
 signature (a `k` beyond the corpus gives every document). `--json` prints one
 JSON object per question instead: `{"query", "results": [{"id", "score", "text"}]}`.
+An index built with `--approximate` is searched through its approximate index,
+as `apps.serve` does (`--noapproximate_search`: exactly, as TF Serving does).
 
 `--answer` asks an index built with `--reader` (its `answer` signature,
 `bertlab.export.retrieve_then_read`): for each question it prints the answer,
@@ -25,12 +27,15 @@ import json
 import os
 import sys
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before loading)
 from absl import app, flags
 
 from apps.search.config import DEFAULT_EXPORT_DIR, REPO_ROOT
-from bertlab.export import read_texts, resolve_version_dir
+from bertlab.export import read_metadata, read_texts, resolve_version_dir
+from bertlab.export.approximate_index import ApproximateIndexError
+from bertlab.serving.approximate_search import load_approximate_search
 
 FLAGS = flags.FLAGS
 
@@ -45,27 +50,37 @@ def define_flags():
     flags.DEFINE_bool("json", False, "Print one JSON object per question.")
     flags.DEFINE_bool("answer", False, "Answer each question from the documents (an index "
                       "built with --reader: its `answer` signature).")
+    flags.DEFINE_bool("approximate_search", True, "Search an index built with --approximate "
+                      "through its approximate index (as apps.serve); false: exactly.")
 
 
-def search(model_dir, queries, k=None):
-    """`[[{"id", "score", "text"}, ...] per query]`, best first.
+def search(model_dir, queries, k=None, approximate=True):
+    """`[[{"id", "score", "text"}, ...] per query]`, best first; through the index's
+    approximate index when it has one and `approximate` (`bertlab.serving.approximate_search`,
+    the same results `apps.serve` gives), else exactly (the SavedModel's signatures).
 
     Raises:
       FileNotFoundError: no SavedModel at `model_dir`.
       ValueError: `k` < 1, or the SavedModel is not a search index.
+      ApproximateIndexError: its approximate index is missing or corrupt.
     """
     if k is not None and k < 1:
         raise ValueError(f"--k must be at least 1, got {k}.")
-    loaded = tf.saved_model.load(resolve_version_dir(model_dir))
+    path = resolve_version_dir(model_dir)
+    loaded = tf.saved_model.load(path)
     if "search" not in loaded.signatures:
         raise ValueError(f"{model_dir} is not a search index (it has no `search` signature; "
                          f"it has {sorted(loaded.signatures)}).")
     query = tf.constant(list(queries), tf.string)
-    if k is None:
+    index = load_approximate_search(path, read_metadata(path), loaded.signatures) \
+        if approximate else None
+    if index is not None:
+        outputs = index.search(query, index.default_k if k is None else k)
+    elif k is None:
         outputs = loaded.signatures["serving_default"](query=query)
     else:
         outputs = loaded.signatures["search"](query=query, k=tf.constant(k, tf.int32))
-    ids, scores, texts = (outputs[key].numpy() for key in ("ids", "scores", "texts"))
+    ids, scores, texts = (np.asarray(outputs[key]) for key in ("ids", "scores", "texts"))
     return [[{"id": i.decode("utf-8", "replace"), "score": float(s),
               "text": t.decode("utf-8", "replace")} for i, s, t in zip(*row)]
             for row in zip(ids, scores, texts)]
@@ -147,8 +162,8 @@ def main(argv):
             print()
         return
     try:
-        results = search(FLAGS.model_dir, queries, FLAGS.k)
-    except (FileNotFoundError, ValueError) as e:
+        results = search(FLAGS.model_dir, queries, FLAGS.k, FLAGS.approximate_search)
+    except (FileNotFoundError, ValueError, ApproximateIndexError, ImportError) as e:
         sys.exit(f"query: error: {e}")
     for query, ranked in zip(queries, results):
         if FLAGS.json:

@@ -323,3 +323,28 @@ def test_bad_approximate_flags_are_refused_before_embedding(built, tmp_path):
     with pytest.raises(ValueError, match=r"`leaves_to_search` \(3\) must be at most"):
         build_index(str(built["corpus"]), **args, num_leaves=2, leaves_to_search=3)
     assert not (tmp_path / "search").exists()
+
+
+def test_query_searches_through_the_approximate_index(approximate, monkeypatch):
+    from apps.search import query
+    from bertlab.export.approximate_index import ApproximateIndex
+
+    calls = []
+    candidates = ApproximateIndex.candidates
+    monkeypatch.setattr(ApproximateIndex, "candidates",
+                        lambda self, *a: calls.append(a) or candidates(self, *a))
+    ranked = query.search(approximate["base"] / "search", [DOCUMENTS[2], ""])
+    assert len(calls) == 1 and calls[0][1] == 5   # the index's 5 candidates for its k=3
+    assert [len(row) for row in ranked] == [3, 3] and ranked[0][0]["id"] == "d2"
+    exact = _exact_search(approximate["path"], [DOCUMENTS[2]], 3)
+    by_id = dict(zip([i.decode() for i in exact["ids"][0]], exact["scores"][0]))
+    for result in ranked[0]:   # the candidates' scores are exact
+        if result["id"] in by_id:
+            assert result["score"] == pytest.approx(float(by_id[result["id"]]), abs=1e-5)
+    everything = query.search(approximate["base"] / "search", [DOCUMENTS[5]], k=30)[0]
+    assert [r["id"] for r in everything] == [i.decode() for i in _exact_search(
+        approximate["path"], [DOCUMENTS[5]], 30)["ids"][0]]
+    calls.clear()
+    exactly = query.search(approximate["base"] / "search", [DOCUMENTS[2]], approximate=False)
+    assert calls == [] and [r["id"] for r in exactly[0]] == [
+        i.decode() for i in exact["ids"][0]]
