@@ -86,22 +86,17 @@ def _bad_input_cases(work, train_args, tmp):
 
 @pytest.fixture(scope="module")
 def reruns(pipeline, tmp_path_factory):
-    """Side by side, on the trained pipeline: the same command again (it resumes), a
-    4-step run with `--xla_fusion`, and the bad-input cases."""
+    """Side by side, on the trained pipeline: the same command again (it resumes) and the
+    bad-input cases. (`--xla_fusion`'s restart: tests/layers/test_xla_fusion.py; a fused
+    training run: tests/training/test_trainer.py.)"""
     work, train_args = pipeline
     tmp = tmp_path_factory.mktemp("reruns")
-    args = [a for a in train_args if not a.startswith("--model_dir=")]
-    fused = ("apps.pretrain.train", [*args, f"--model_dir={tmp}/fused", "--xla_fusion",
-                                     "--set", "trainer.train_steps=4",
-                                     "--set", "optimizer.warmup_steps=2",
-                                     "--set", "trainer.checkpoint_interval=0",
-                                     "--set", "trainer.eval_at_end=false"])
     bad = _bad_input_cases(work, train_args, tmp)
-    results = run_apps([("apps.pretrain.train", train_args), fused] + [c for c, _ in bad],
+    results = run_apps([("apps.pretrain.train", train_args)] + [c for c, _ in bad],
                        expect_ok=False)
-    return dict(tmp=tmp, rerun=results[0], fused=results[1],
+    return dict(tmp=tmp, rerun=results[0],
                 bad=[(call, message, result) for (call, message), result
-                     in zip(bad, results[2:])])
+                     in zip(bad, results[1:])])
 
 
 def test_rerun_resumes_instead_of_restarting(pipeline, reruns):
@@ -110,14 +105,6 @@ def test_rerun_resumes_instead_of_restarting(pipeline, reruns):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "nothing to train" in (proc.stdout + proc.stderr)
     assert json.loads((work / "run" / "summary.json").read_text())["start_step"] == 400
-
-
-def test_xla_fusion_flag_restarts_the_run_with_fusion_on(reruns):
-    proc = reruns["fused"]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads((reruns["tmp"] / "fused" / "summary.json").read_text())
-    assert summary["xla_fusion"] is True and summary["steps"] == 4
-    assert "restarting with --tf_xla_auto_jit=2" in proc.stderr
 
 
 def test_bad_input_gives_clear_errors(reruns):

@@ -45,3 +45,47 @@ def test_enabling_after_tensorflow_set_up_its_devices_is_a_clear_error():
                             env=subprocesses.environment(TF_XLA_FLAGS=""), timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ERROR XLA element-wise fusion must be enabled before TensorFlow sets up" in result.stdout
+
+
+class _Exec(Exception):
+    pass
+
+
+def test_restart_reexecutes_the_command_line_with_the_flags_added(monkeypatch):
+    calls = []
+
+    def execv(path, argv):
+        calls.append((path, argv, xla_fusion.os.environ[xla_fusion.ENV_VAR]))
+        raise _Exec
+
+    monkeypatch.setattr(xla_fusion.os, "execv", execv)
+    monkeypatch.setenv(xla_fusion.ENV_VAR, "--xla_cpu_foo")
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "apps.pretrain.train", "--x"])
+    with pytest.raises(_Exec):
+        xla_fusion.restart_with_elementwise_fusion()
+    (path, argv, value), = calls
+    assert path == sys.executable and argv == [sys.executable, "-m", "apps.pretrain.train", "--x"]
+    assert value.split()[0] == "--xla_cpu_foo" and "--tf_xla_auto_jit=2" in value.split()
+    assert xla_fusion.auto_clustering_enabled()   # so the restarted program goes on
+
+
+def test_strategy_from_flags_restarts_only_a_fusion_run_without_fusion_on(monkeypatch):
+    from absl import flags
+
+    from bertlab.training import flags as training_flags
+    from bertlab.training.configs import TrainerConfig
+
+    restarts = []
+    monkeypatch.setattr(xla_fusion, "restart_with_elementwise_fusion",
+                        lambda: restarts.append(1))
+    flag_values = flags.FlagValues()
+    training_flags.define_flags(flag_values, require_model_dir=False)
+    flag_values(["x"])
+    monkeypatch.setenv(xla_fusion.ENV_VAR, "")
+    training_flags.strategy_from_flags(flag_values, TrainerConfig(xla_fusion=False))
+    assert restarts == []
+    training_flags.strategy_from_flags(flag_values, TrainerConfig(xla_fusion=True))
+    assert restarts == [1]
+    monkeypatch.setenv(xla_fusion.ENV_VAR, "--tf_xla_auto_jit=2")   # the restarted process
+    training_flags.strategy_from_flags(flag_values, TrainerConfig(xla_fusion=True))
+    assert restarts == [1]
