@@ -40,7 +40,7 @@ RUNS = {
 
 
 # Each run is a fresh process with an export (~25 s of CPU, two side by side): CI's 15 minutes
-# hold one of them (all six took the suite from 14:45 to 16:26, 2026-12-08).
+# hold one of them (a clean-clone suite with all six took 16:26 on 2026-12-08; they passed).
 # BERTLAB_CHINESE_APPS=all (or names of RUNS, comma-separated) runs more.
 _WANTED = os.environ.get("BERTLAB_CHINESE_APPS", "sentiment")
 SELECTED = [name for name in RUNS if _WANTED == "all" or name in _WANTED.split(",")]
