@@ -32,6 +32,7 @@ import tensorflow_text
 from absl import app, flags
 
 from bertlab.export.custom_ops import tf_text_library_files, tf_text_op_names
+from bertlab.storage import atomic_file
 
 flags.DEFINE_string("wheel", None, "The tensorflow-text wheel (.whl) of the release to "
                     "describe, or the directory it was unpacked into.")
@@ -111,10 +112,8 @@ def main(argv):
     ] + found
     text = "\n".join(lines) + "\n"
     if FLAGS.output:
-        tmp_path = FLAGS.output + ".tmp"
-        with open(tmp_path, "w", encoding="utf-8") as f:
+        with atomic_file(FLAGS.output) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp_path, FLAGS.output)
     else:
         sys.stdout.write(text)
 
